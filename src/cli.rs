@@ -1,0 +1,112 @@
+//! Command-line flags and their parsing.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "xlat", version, about = "A pure-software x86 PC emulator")]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run SingleStepTests files (MOO format) through the interpreter.
+    Sst(SstArgs),
+}
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// Raw firmware image, mapped to end at 4 GiB and aliased below 1 MiB;
+    /// the CPU starts at its reset vector. Without it, the built-in demo runs.
+    #[arg(long, value_name = "FILE")]
+    pub bios: Option<PathBuf>,
+    /// Guest RAM, e.g. 640K, 16M, 2G.
+    #[arg(short = 'm', long, default_value = "16M", value_parser = parse_memory)]
+    pub memory: MemorySize,
+    /// Print every executed instruction to stderr.
+    #[arg(long)]
+    pub trace_text: bool,
+    /// Stop after this many instructions.
+    #[arg(long, value_name = "N")]
+    pub max_instructions: Option<u64>,
+    /// Print instructions executed and MIPS at exit.
+    #[arg(long)]
+    pub stats: bool,
+}
+
+#[derive(Args)]
+pub struct SstArgs {
+    /// MOO files (.MOO or .MOO.gz) or folders of them.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Show the first difference of every failing test.
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Run only the test with this index in each file.
+    #[arg(long, value_name = "N")]
+    pub index: Option<u32>,
+    /// Trace every executed instruction to stderr.
+    #[arg(long)]
+    pub trace_text: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemorySize(pub u64);
+
+/// Parses "640K", "16M", "2G" or a plain byte count.
+pub fn parse_memory(s: &str) -> Result<MemorySize, String> {
+    let t = s.trim();
+    let (digits, unit) = match t.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => t.split_at(i),
+        None => (t, ""),
+    };
+    let n: u64 = digits.parse().map_err(|_| format!("'{s}' is not a memory size like 256M or 2G"))?;
+    let shift = match unit.to_ascii_uppercase().as_str() {
+        "" | "B" => 0,
+        "K" | "KB" | "KIB" => 10,
+        "M" | "MB" | "MIB" => 20,
+        "G" | "GB" | "GIB" => 30,
+        _ => return Err(format!("'{s}' has an unknown unit (use K, M or G)")),
+    };
+    let bytes = n.checked_shl(shift).filter(|b| b >> shift == n).ok_or(format!("'{s}' is too large"))?;
+    if !(64 << 10..=1 << 40).contains(&bytes) {
+        return Err(format!("'{s}' is out of range (64K to 1024G)"));
+    }
+    Ok(MemorySize(bytes))
+}
+
+pub fn run_sst(args: &SstArgs) -> Result<ExitCode, String> {
+    let opts = xlat::sst::Options {
+        verbose: args.verbose,
+        index: args.index,
+        trace: args.trace_text,
+    };
+    let summary = xlat::sst::run_paths(&args.paths, &opts, &mut std::io::stdout())?;
+    Ok(if summary.failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_sizes_parse_with_units() {
+        assert_eq!(parse_memory("16M"), Ok(MemorySize(16 << 20)));
+        assert_eq!(parse_memory("2G"), Ok(MemorySize(2 << 30)));
+        assert_eq!(parse_memory("640k"), Ok(MemorySize(640 << 10)));
+        assert_eq!(parse_memory("1048576"), Ok(MemorySize(1 << 20)));
+        assert!(parse_memory("12Q").is_err());
+        assert!(parse_memory("").is_err());
+        assert!(parse_memory("1K").is_err());
+    }
+}

@@ -1,0 +1,327 @@
+//! Operand access shared by every handler: registers, effective addresses,
+//! segment checks, memory, immediates and the stack. Handlers say what to
+//! compute; this file says where the values live.
+
+use super::Exec;
+use crate::cpu::fault::Fault;
+use crate::cpu::state::{CS, RSP, SS};
+use iced_x86::{Instruction, OpKind, Register};
+
+/// Where a general-purpose register operand lives in `CpuState::gpr`.
+#[derive(Clone, Copy)]
+pub struct GprLoc {
+    pub index: usize,
+    /// Size in bytes.
+    pub size: u32,
+    /// AH/CH/DH/BH: bits 8..15 of the register.
+    pub high8: bool,
+}
+
+/// Maps an iced GPR to its slot. Only call with general-purpose registers.
+#[inline]
+pub fn gpr_loc(r: Register) -> GprLoc {
+    let n = r as u32;
+    let (base, size) = if n >= Register::RAX as u32 {
+        (Register::RAX as u32, 8)
+    } else if n >= Register::EAX as u32 {
+        (Register::EAX as u32, 4)
+    } else if n >= Register::AX as u32 {
+        (Register::AX as u32, 2)
+    } else {
+        let i = n - Register::AL as u32;
+        return match i {
+            4..=7 => GprLoc {
+                index: (i - 4) as usize,
+                size: 1,
+                high8: true,
+            },
+            8..=11 => GprLoc {
+                index: (i - 4) as usize,
+                size: 1,
+                high8: false,
+            },
+            _ => GprLoc {
+                index: if i < 4 { i } else { i - 4 } as usize,
+                size: 1,
+                high8: false,
+            },
+        };
+    };
+    GprLoc {
+        index: (n - base) as usize,
+        size,
+        high8: false,
+    }
+}
+
+/// Index of a segment register in `CpuState::seg` (ES CS SS DS FS GS).
+#[inline]
+pub fn seg_index(r: Register) -> usize {
+    (r as u32 - Register::ES as u32) as usize
+}
+
+/// All-ones mask for `size` bytes.
+#[inline]
+pub fn size_mask(size: u32) -> u64 {
+    u64::MAX >> (64 - 8 * size)
+}
+
+/// Sign-extends the low `size` bytes of `v` to 64 bits.
+#[inline]
+pub fn sext(v: u64, size: u32) -> i64 {
+    let shift = 64 - 8 * size;
+    ((v << shift) as i64) >> shift
+}
+
+/// Size in bytes of the instruction's address computation.
+#[inline]
+pub fn addr_size(insn: &Instruction) -> u32 {
+    let base = insn.memory_base();
+    let index = insn.memory_index();
+    let r = if base != Register::None && base != Register::RIP && base != Register::EIP {
+        base
+    } else {
+        index
+    };
+    if r != Register::None {
+        return r.size() as u32;
+    }
+    match base {
+        Register::RIP => 8,
+        Register::EIP => 4,
+        _ => match insn.memory_displ_size() {
+            2 => 2,
+            8 => 8,
+            4 => 4,
+            _ => match insn.code_size() {
+                iced_x86::CodeSize::Code16 => 2,
+                iced_x86::CodeSize::Code64 => 8,
+                _ => 4,
+            },
+        },
+    }
+}
+
+impl Exec<'_> {
+    #[inline]
+    pub fn gpr(&self, r: Register) -> u64 {
+        let l = gpr_loc(r);
+        let v = self.s.gpr[l.index];
+        if l.high8 {
+            (v >> 8) & 0xff
+        } else {
+            v & size_mask(l.size)
+        }
+    }
+
+    /// Writes a GPR with x86's merge rules: 8/16-bit writes keep the other
+    /// bits, 32-bit writes zero the upper half.
+    #[inline]
+    pub fn set_gpr(&mut self, r: Register, v: u64) {
+        let l = gpr_loc(r);
+        let slot = &mut self.s.gpr[l.index];
+        *slot = match (l.size, l.high8) {
+            (1, true) => (*slot & !0xff00) | ((v & 0xff) << 8),
+            (1, false) => (*slot & !0xff) | (v & 0xff),
+            (2, _) => (*slot & !0xffff) | (v & 0xffff),
+            (4, _) => v & 0xffff_ffff,
+            _ => v,
+        };
+    }
+
+    /// GPR by index and size (for implicit operands such as AX/DX:AX).
+    #[inline]
+    pub fn reg(&self, index: usize, size: u32) -> u64 {
+        self.s.gpr[index] & size_mask(size)
+    }
+
+    #[inline]
+    pub fn set_reg(&mut self, index: usize, size: u32, v: u64) {
+        let slot = &mut self.s.gpr[index];
+        *slot = match size {
+            1 => (*slot & !0xff) | (v & 0xff),
+            2 => (*slot & !0xffff) | (v & 0xffff),
+            4 => v & 0xffff_ffff,
+            _ => v,
+        };
+    }
+
+    /// The offset part of a memory operand, wrapped to the address size.
+    pub fn effective_offset(&self, insn: &Instruction) -> u64 {
+        let mut off = insn.memory_displacement64();
+        let base = insn.memory_base();
+        if base == Register::RIP || base == Register::EIP {
+            off = insn.next_ip().wrapping_add(off);
+        } else if base != Register::None {
+            off = off.wrapping_add(self.gpr(base));
+        }
+        let index = insn.memory_index();
+        if index != Register::None {
+            off = off.wrapping_add(self.gpr(index) << insn.memory_index_scale().trailing_zeros());
+        }
+        off & size_mask(addr_size(insn))
+    }
+
+    /// Segment-register index of a memory operand (after overrides).
+    #[inline]
+    pub fn mem_seg(&self, insn: &Instruction) -> usize {
+        seg_index(insn.memory_segment())
+    }
+
+    /// Linear address of `size` bytes at `seg:offset`, after the segment's
+    /// limit check (#SS for the stack segment, #GP otherwise).
+    #[inline]
+    pub fn linear(&self, seg: usize, offset: u64, size: u32) -> Result<u64, Fault> {
+        let sr = &self.s.seg[seg];
+        let last = offset.wrapping_add(size as u64 - 1);
+        if last > sr.limit as u64 || last < offset {
+            return Err(if seg == SS { Fault::ss(0) } else { Fault::gp(0) });
+        }
+        Ok(sr.base.wrapping_add(offset) & 0xffff_ffff)
+    }
+
+    /// Reads `size` bytes at `seg:offset`.
+    pub fn read_mem(&mut self, seg: usize, offset: u64, size: u32) -> Result<u64, Fault> {
+        let lin = self.linear(seg, offset, size)?;
+        Ok(self.mem.read(self.mem.a20_mask(lin), size))
+    }
+
+    /// Writes `size` bytes at `seg:offset`.
+    pub fn write_mem(&mut self, seg: usize, offset: u64, size: u32, v: u64) -> Result<(), Fault> {
+        let lin = self.linear(seg, offset, size)?;
+        self.mem.write(self.mem.a20_mask(lin), size, v);
+        Ok(())
+    }
+
+    /// Checks that `size` bytes at `seg:offset` may be written, without
+    /// writing (for instructions that must not fault half-way).
+    pub fn check_write(&self, seg: usize, offset: u64, size: u32) -> Result<(), Fault> {
+        self.linear(seg, offset, size).map(|_| ())
+    }
+
+    /// Size in bytes of operand `n`.
+    #[inline]
+    pub fn op_size(&self, insn: &Instruction, n: u32) -> u32 {
+        match insn.op_kind(n) {
+            OpKind::Register => insn.op_register(n).size() as u32,
+            OpKind::Memory => insn.memory_size().size() as u32,
+            OpKind::Immediate8 | OpKind::Immediate8_2nd => 1,
+            OpKind::Immediate16 | OpKind::Immediate8to16 => 2,
+            OpKind::Immediate32 | OpKind::Immediate8to32 => 4,
+            _ => 8,
+        }
+    }
+
+    /// Reads operand `n` (register, memory or immediate), zero-extended.
+    #[inline]
+    pub fn read_op(&mut self, insn: &Instruction, n: u32) -> Result<u64, Fault> {
+        Ok(match insn.op_kind(n) {
+            OpKind::Register => {
+                let r = insn.op_register(n);
+                if r.is_segment_register() {
+                    self.s.seg[seg_index(r)].selector as u64
+                } else {
+                    self.gpr(r)
+                }
+            }
+            OpKind::Memory => {
+                let size = insn.memory_size().size() as u32;
+                let off = self.effective_offset(insn);
+                self.read_mem(self.mem_seg(insn), off, size)?
+            }
+            OpKind::Immediate8 | OpKind::Immediate8_2nd => insn.immediate(n) & 0xff,
+            OpKind::Immediate16 | OpKind::Immediate8to16 => insn.immediate(n) & 0xffff,
+            OpKind::Immediate32 | OpKind::Immediate8to32 => insn.immediate(n) & 0xffff_ffff,
+            _ => insn.immediate(n),
+        })
+    }
+
+    /// Writes operand `n` (register or memory).
+    #[inline]
+    pub fn write_op(&mut self, insn: &Instruction, n: u32, v: u64) -> Result<(), Fault> {
+        match insn.op_kind(n) {
+            OpKind::Register => {
+                self.set_gpr(insn.op_register(n), v);
+                Ok(())
+            }
+            _ => {
+                let size = insn.memory_size().size() as u32;
+                let off = self.effective_offset(insn);
+                self.write_mem(self.mem_seg(insn), off, size, v)
+            }
+        }
+    }
+
+    /// Stack-pointer width: SS.B selects ESP over SP (RSP in 64-bit mode).
+    #[inline]
+    pub fn stack_size(&self) -> u32 {
+        if super::super::decode_cache::code_bitness(self.s) == 64 {
+            8
+        } else if self.s.seg[SS].big() {
+            4
+        } else {
+            2
+        }
+    }
+
+    /// Pushes `size` bytes; RSP is only updated once the write succeeded.
+    pub fn push(&mut self, size: u32, v: u64) -> Result<(), Fault> {
+        let ss = self.stack_size();
+        let sp = self.reg(RSP, ss).wrapping_sub(size as u64) & size_mask(ss);
+        self.write_mem(SS, sp, size, v)?;
+        self.set_reg(RSP, ss, sp);
+        Ok(())
+    }
+
+    /// Pops `size` bytes.
+    pub fn pop(&mut self, size: u32) -> Result<u64, Fault> {
+        let ss = self.stack_size();
+        let sp = self.reg(RSP, ss);
+        let v = self.read_mem(SS, sp, size)?;
+        self.set_reg(RSP, ss, sp.wrapping_add(size as u64) & size_mask(ss));
+        Ok(v)
+    }
+
+    /// Reads `size` bytes at `depth` bytes above the stack pointer.
+    pub fn peek_stack(&mut self, depth: u64, size: u32) -> Result<u64, Fault> {
+        let ss = self.stack_size();
+        let sp = self.reg(RSP, ss).wrapping_add(depth) & size_mask(ss);
+        self.read_mem(SS, sp, size)
+    }
+
+    /// Current code-segment selector (for pushes of CS).
+    #[inline]
+    pub fn cs(&self) -> u16 {
+        self.s.seg[CS].selector
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gpr_locations_follow_hardware_encoding() {
+        let l = gpr_loc(Register::AH);
+        assert_eq!((l.index, l.size, l.high8), (0, 1, true));
+        let l = gpr_loc(Register::BH);
+        assert_eq!((l.index, l.size, l.high8), (3, 1, true));
+        let l = gpr_loc(Register::SPL);
+        assert_eq!((l.index, l.size, l.high8), (4, 1, false));
+        let l = gpr_loc(Register::R9L);
+        assert_eq!((l.index, l.size, l.high8), (9, 1, false));
+        let l = gpr_loc(Register::DI);
+        assert_eq!((l.index, l.size), (7, 2));
+        let l = gpr_loc(Register::R15D);
+        assert_eq!((l.index, l.size), (15, 4));
+        let l = gpr_loc(Register::RSP);
+        assert_eq!((l.index, l.size), (4, 8));
+    }
+
+    #[test]
+    fn sign_extension_by_size() {
+        assert_eq!(sext(0x80, 1), -128);
+        assert_eq!(sext(0x7fff, 2), 0x7fff);
+        assert_eq!(sext(0xffff_ffff, 4), -1);
+    }
+}

@@ -1,0 +1,192 @@
+//! Port-I/O and MMIO buses: ordered maps of address ranges to devices.
+//! Registration refuses overlaps, so wiring mistakes show at build time of
+//! the machine, not as a device answering for its neighbour.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// A device on the port-I/O bus. `offset` is relative to the base the device
+/// was registered at; `size` is 1, 2 or 4 bytes.
+pub trait PortDevice {
+    fn read(&mut self, offset: u16, size: u8) -> u32;
+    fn write(&mut self, offset: u16, size: u8, value: u32);
+}
+
+/// A device on the MMIO bus. `offset` is relative to its base; `size` is 1, 2,
+/// 4 or 8 bytes.
+pub trait MmioDevice {
+    fn read(&mut self, offset: u64, size: u32) -> u64;
+    fn write(&mut self, offset: u64, size: u32, value: u64);
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct OverlapError {
+    pub base: u64,
+    pub len: u64,
+}
+
+impl fmt::Display for OverlapError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "bus range {:#x}+{:#x} overlaps a registered device",
+            self.base, self.len
+        )
+    }
+}
+
+impl std::error::Error for OverlapError {}
+
+/// Ranges keyed by base; each entry holds its length and device.
+struct RangeMap<D: ?Sized> {
+    ranges: BTreeMap<u64, (u64, Box<D>)>,
+}
+
+impl<D: ?Sized> Default for RangeMap<D> {
+    fn default() -> Self {
+        RangeMap {
+            ranges: BTreeMap::new(),
+        }
+    }
+}
+
+impl<D: ?Sized> RangeMap<D> {
+    fn insert(&mut self, base: u64, len: u64, dev: Box<D>) -> Result<(), OverlapError> {
+        let end = base.checked_add(len).ok_or(OverlapError { base, len })?;
+        let clash_below = self
+            .ranges
+            .range(..end)
+            .next_back()
+            .is_some_and(|(b, (l, _))| b + l > base);
+        if len == 0 || clash_below {
+            return Err(OverlapError { base, len });
+        }
+        self.ranges.insert(base, (len, dev));
+        Ok(())
+    }
+
+    /// The device covering `addr` and the offset of `addr` within it.
+    fn find(&mut self, addr: u64) -> Option<(&mut D, u64)> {
+        let (base, (len, dev)) = self.ranges.range_mut(..=addr).next_back()?;
+        (addr - base < *len).then(|| (dev.as_mut(), addr - base))
+    }
+
+    fn contains(&self, addr: u64) -> bool {
+        self.ranges
+            .range(..=addr)
+            .next_back()
+            .is_some_and(|(b, (l, _))| addr - b < *l)
+    }
+
+    fn overlaps(&self, start: u64, end: u64) -> bool {
+        self.ranges
+            .range(..end)
+            .next_back()
+            .is_some_and(|(b, (l, _))| b + l > start)
+    }
+}
+
+/// The 64 KiB I/O port space. Unclaimed ports read as all ones and ignore
+/// writes, as on a PC's ISA bus.
+#[derive(Default)]
+pub struct PortBus {
+    map: RangeMap<dyn PortDevice>,
+}
+
+impl PortBus {
+    pub fn register(
+        &mut self,
+        base: u16,
+        len: u16,
+        dev: Box<dyn PortDevice>,
+    ) -> Result<(), OverlapError> {
+        self.map.insert(base as u64, len as u64, dev)
+    }
+
+    pub fn read(&mut self, port: u16, size: u8) -> u32 {
+        match self.map.find(port as u64) {
+            Some((dev, off)) => dev.read(off as u16, size),
+            None => u32::MAX >> (32 - 8 * size as u32),
+        }
+    }
+
+    pub fn write(&mut self, port: u16, size: u8, value: u32) {
+        if let Some((dev, off)) = self.map.find(port as u64) {
+            dev.write(off as u16, size, value);
+        }
+    }
+}
+
+/// Memory-mapped device windows on the physical map.
+#[derive(Default)]
+pub struct MmioBus {
+    map: RangeMap<dyn MmioDevice>,
+}
+
+impl MmioBus {
+    pub fn register(
+        &mut self,
+        base: u64,
+        len: u64,
+        dev: Box<dyn MmioDevice>,
+    ) -> Result<(), OverlapError> {
+        self.map.insert(base, len, dev)
+    }
+
+    pub fn contains(&self, addr: u64) -> bool {
+        self.map.contains(addr)
+    }
+
+    pub fn overlaps(&self, start: u64, end: u64) -> bool {
+        self.map.overlaps(start, end)
+    }
+
+    pub fn read(&mut self, addr: u64, size: u32) -> u64 {
+        match self.map.find(addr) {
+            Some((dev, off)) => dev.read(off, size),
+            None => u64::MAX >> (64 - 8 * size),
+        }
+    }
+
+    pub fn write(&mut self, addr: u64, size: u32, value: u64) {
+        if let Some((dev, off)) = self.map.find(addr) {
+            dev.write(off, size, value);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Latch(u32);
+    impl PortDevice for Latch {
+        fn read(&mut self, offset: u16, _size: u8) -> u32 {
+            self.0 + offset as u32
+        }
+        fn write(&mut self, _offset: u16, _size: u8, value: u32) {
+            self.0 = value;
+        }
+    }
+
+    #[test]
+    fn ports_route_by_range_with_offsets() {
+        let mut bus = PortBus::default();
+        bus.register(0x60, 2, Box::new(Latch(0x10))).unwrap();
+        assert_eq!(bus.read(0x61, 1), 0x11);
+        bus.write(0x60, 1, 0x40);
+        assert_eq!(bus.read(0x60, 1), 0x40);
+        assert_eq!(bus.read(0x62, 1), 0xff);
+        assert_eq!(bus.read(0x5f, 2), 0xffff);
+    }
+
+    #[test]
+    fn overlapping_ranges_are_refused() {
+        let mut bus = PortBus::default();
+        bus.register(0x60, 4, Box::new(Latch(0))).unwrap();
+        assert!(bus.register(0x63, 1, Box::new(Latch(0))).is_err());
+        assert!(bus.register(0x5f, 2, Box::new(Latch(0))).is_err());
+        assert!(bus.register(0x64, 1, Box::new(Latch(0))).is_ok());
+        assert!(bus.register(0x70, 0, Box::new(Latch(0))).is_err());
+    }
+}

@@ -1,0 +1,8 @@
+//! xlat: a pure-software x86 PC emulator.
+
+pub mod cpu;
+pub mod devices;
+pub mod machine;
+pub mod mem;
+pub mod sst;
+pub mod trace;

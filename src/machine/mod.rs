@@ -1,0 +1,98 @@
+//! The PC board: guest memory, buses, devices and the vCPU, wired together,
+//! and the run loop that drives them.
+
+mod firmware;
+
+pub use firmware::{map_firmware, FirmwareError};
+
+use crate::cpu::{Cpu, Observer, StopReason};
+use crate::devices::bus::PortBus;
+use crate::devices::debug_console::DebugConsole;
+use crate::devices::debug_exit::{DebugExit, ExitRequest};
+use crate::mem::GuestMemory;
+use std::io::Write;
+
+/// Port of the debug console (Bochs' "port E9 hack").
+pub const DEBUG_CONSOLE_PORT: u16 = 0xe9;
+/// Port of the isa-debug-exit device (QEMU's default iobase).
+pub const DEBUG_EXIT_PORT: u16 = 0xf4;
+
+/// What the user asked for.
+pub struct MachineConfig {
+    /// Guest RAM in bytes.
+    pub ram_size: u64,
+    /// Firmware image to map below 4 GiB and at the top of the first MiB.
+    pub firmware: Vec<u8>,
+    /// Where bytes written to the debug console go.
+    pub console: Box<dyn Write>,
+}
+
+/// How a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunOutcome {
+    /// The guest wrote to the debug-exit port: exit with this status.
+    Exit(i32),
+    /// The CPU halted with nothing that could wake it.
+    Halted,
+    /// A triple fault shut the CPU down.
+    Shutdown,
+    /// The instruction limit given to `run` was reached.
+    InstructionLimit,
+}
+
+pub struct Machine {
+    pub cpu: Cpu,
+    pub mem: GuestMemory,
+    pub io: PortBus,
+    exit: ExitRequest,
+}
+
+/// Instructions run between looks at the machine's devices.
+const SLICE: u64 = 100_000;
+
+impl Machine {
+    pub fn build(config: MachineConfig) -> Result<Self, String> {
+        let mut mem = GuestMemory::new(config.ram_size)
+            .map_err(|e| format!("cannot allocate {} bytes of guest RAM: {e}", config.ram_size))?;
+        map_firmware(&mut mem, config.firmware).map_err(|e| e.to_string())?;
+        let exit = ExitRequest::default();
+        let mut io = PortBus::default();
+        io.register(DEBUG_CONSOLE_PORT, 1, Box::new(DebugConsole::new(config.console)))
+            .map_err(|e| e.to_string())?;
+        io.register(DEBUG_EXIT_PORT, 1, Box::new(DebugExit::new(exit.clone())))
+            .map_err(|e| e.to_string())?;
+        Ok(Machine {
+            cpu: Cpu::new(),
+            mem,
+            io,
+            exit,
+        })
+    }
+
+    /// Runs until the guest exits, halts for good, shuts down, or `limit`
+    /// instructions have retired.
+    pub fn run(&mut self, limit: Option<u64>, mut observer: Option<&mut dyn Observer>) -> RunOutcome {
+        let end = limit.map(|l| self.cpu.state.icount.saturating_add(l));
+        loop {
+            let budget = match end {
+                Some(e) if self.cpu.state.icount >= e => return RunOutcome::InstructionLimit,
+                Some(e) => SLICE.min(e - self.cpu.state.icount),
+                None => SLICE,
+            };
+            let stop = match observer {
+                Some(ref mut o) => self.cpu.run(&mut self.mem, &mut self.io, budget, Some(&mut **o)),
+                None => self.cpu.run(&mut self.mem, &mut self.io, budget, None),
+            };
+            if let Some(status) = self.exit.take() {
+                return RunOutcome::Exit(status);
+            }
+            match stop {
+                // No device can raise an interrupt yet, so a halted CPU
+                // stays halted.
+                StopReason::Halted => return RunOutcome::Halted,
+                StopReason::TripleFault => return RunOutcome::Shutdown,
+                StopReason::Budget | StopReason::Yield => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! The `xlat` command: boot a machine, or run the conformance suite.
+
+mod cli;
+
+use clap::Parser;
+use cli::{Cli, Command};
+use std::process::ExitCode;
+use std::time::Instant;
+use xlat::machine::{Machine, MachineConfig, RunOutcome};
+use xlat::trace::text::TextTracer;
+
+/// The built-in demo firmware (bios/), assembled at build time.
+const DEMO_ROM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/demo.rom"));
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Command::Sst(args)) => cli::run_sst(&args),
+        None => boot(&cli.run),
+    };
+    match result {
+        Ok(code) => code,
+        Err(msg) => {
+            eprintln!("xlat: {msg}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn boot(args: &cli::RunArgs) -> Result<ExitCode, String> {
+    let (firmware, demo) = match &args.bios {
+        Some(path) => (
+            std::fs::read(path).map_err(|e| format!("cannot read firmware {}: {e}", path.display()))?,
+            false,
+        ),
+        None => (DEMO_ROM.to_vec(), true),
+    };
+    let mut machine = Machine::build(MachineConfig {
+        ram_size: args.memory.0,
+        firmware,
+        console: Box::new(std::io::stdout()),
+    })?;
+    let started = Instant::now();
+    let mut tracer = args.trace_text.then(|| TextTracer::new(std::io::BufWriter::new(std::io::stderr())));
+    let outcome = machine.run(args.max_instructions, tracer.as_mut().map(|t| t as _));
+    drop(tracer);
+    let elapsed = started.elapsed();
+    let icount = machine.cpu.state.icount;
+    if args.stats || demo {
+        let mips = icount as f64 / elapsed.as_secs_f64().max(1e-9) / 1e6;
+        eprintln!(
+            "xlat: {icount} instructions in {:.3} s ({mips:.1} MIPS, interpreter)",
+            elapsed.as_secs_f64()
+        );
+    }
+    Ok(match outcome {
+        RunOutcome::Exit(status) => ExitCode::from(status as u8),
+        RunOutcome::Halted => {
+            if !demo {
+                eprintln!("xlat: the CPU halted with nothing left to wake it");
+            }
+            ExitCode::SUCCESS
+        }
+        RunOutcome::Shutdown => {
+            eprintln!(
+                "xlat: triple fault at {:04x}:{:x}; the machine shut down",
+                machine.cpu.state.seg[1].selector, machine.cpu.state.rip
+            );
+            ExitCode::from(3)
+        }
+        RunOutcome::InstructionLimit => {
+            eprintln!("xlat: stopped after {icount} instructions (--max-instructions)");
+            ExitCode::SUCCESS
+        }
+    })
+}

@@ -1,0 +1,231 @@
+//! Guest physical memory: one anonymous RAM mapping, ROM regions and MMIO
+//! windows on a physical map, and the A20 gate.
+
+mod code_pages;
+mod ram;
+
+pub use code_pages::CodePages;
+pub use ram::Ram;
+
+use crate::devices::bus::MmioBus;
+
+/// A read-only region of the physical map (firmware images).
+struct Rom {
+    base: u64,
+    data: Vec<u8>,
+}
+
+/// Where a physical address lands.
+enum Target<'a> {
+    Ram(usize),
+    Rom(&'a Rom, usize),
+    Mmio,
+    Unmapped,
+}
+
+/// The guest's physical address space.
+pub struct GuestMemory {
+    ram: Ram,
+    roms: Vec<Rom>,
+    pub mmio: MmioBus,
+    /// When false, address line 20 is forced low (8086 wrap-around at 1 MiB).
+    a20_enabled: bool,
+    /// Pages that hold decoded guest code; writes to them must invalidate it.
+    pub code_pages: CodePages,
+}
+
+impl GuestMemory {
+    /// RAM of `ram_size` bytes at physical 0, nothing else mapped.
+    pub fn new(ram_size: u64) -> std::io::Result<Self> {
+        let ram = Ram::new(ram_size)?;
+        let pages = ram.len().div_ceil(4096);
+        Ok(GuestMemory {
+            ram,
+            roms: Vec::new(),
+            mmio: MmioBus::default(),
+            a20_enabled: true,
+            code_pages: CodePages::new(pages),
+        })
+    }
+
+    pub fn ram_size(&self) -> u64 {
+        self.ram.len() as u64
+    }
+
+    /// Maps `data` read-only at `base`; later ROMs shadow RAM and earlier ROMs.
+    pub fn add_rom(&mut self, base: u64, data: Vec<u8>) {
+        self.roms.push(Rom { base, data });
+    }
+
+    pub fn set_a20(&mut self, enabled: bool) {
+        self.a20_enabled = enabled;
+    }
+
+    pub fn a20_enabled(&self) -> bool {
+        self.a20_enabled
+    }
+
+    /// Applies the A20 gate to a physical address.
+    #[inline]
+    pub fn a20_mask(&self, addr: u64) -> u64 {
+        if self.a20_enabled {
+            addr
+        } else {
+            addr & !(1 << 20)
+        }
+    }
+
+    fn target(&self, addr: u64) -> Target<'_> {
+        for rom in self.roms.iter().rev() {
+            if addr >= rom.base && addr - rom.base < rom.data.len() as u64 {
+                return Target::Rom(rom, (addr - rom.base) as usize);
+            }
+        }
+        if self.mmio.contains(addr) {
+            return Target::Mmio;
+        }
+        if addr < self.ram.len() as u64 {
+            return Target::Ram(addr as usize);
+        }
+        Target::Unmapped
+    }
+
+    /// The RAM bytes at `addr..addr+len` when they are plain RAM (no ROM or
+    /// MMIO overlay), for fast paths and loaders.
+    pub fn ram_slice(&self, addr: u64, len: usize) -> Option<&[u8]> {
+        let end = addr.checked_add(len as u64)?;
+        if end > self.ram.len() as u64 || self.overlaid(addr, end) {
+            return None;
+        }
+        Some(&self.ram.as_slice()[addr as usize..end as usize])
+    }
+
+    fn overlaid(&self, start: u64, end: u64) -> bool {
+        self.roms
+            .iter()
+            .any(|r| start < r.base + r.data.len() as u64 && r.base < end)
+            || self.mmio.overlaps(start, end)
+    }
+
+    pub fn read_u8(&mut self, addr: u64) -> u8 {
+        match self.target(addr) {
+            Target::Ram(i) => self.ram.as_slice()[i],
+            Target::Rom(rom, i) => rom.data[i],
+            Target::Mmio => self.mmio.read(addr, 1) as u8,
+            Target::Unmapped => 0xff,
+        }
+    }
+
+    pub fn write_u8(&mut self, addr: u64, value: u8) {
+        match self.target(addr) {
+            Target::Ram(i) => {
+                self.ram.as_mut_slice()[i] = value;
+                self.code_pages.note_write(addr);
+            }
+            Target::Mmio => self.mmio.write(addr, 1, value as u64),
+            Target::Rom(..) | Target::Unmapped => {}
+        }
+    }
+
+    /// Little-endian read of `size` (1, 2, 4 or 8) bytes.
+    pub fn read(&mut self, addr: u64, size: u32) -> u64 {
+        let len = size as usize;
+        if let Some(bytes) = self.ram_slice(addr, len) {
+            let mut buf = [0u8; 8];
+            buf[..len].copy_from_slice(bytes);
+            return u64::from_le_bytes(buf);
+        }
+        if let Target::Mmio = self.target(addr) {
+            if self.mmio.contains(addr + size as u64 - 1) {
+                return self.mmio.read(addr, size);
+            }
+        }
+        let mut value = 0u64;
+        for i in 0..size as u64 {
+            value |= (self.read_u8(self.a20_mask(addr + i)) as u64) << (8 * i);
+        }
+        value
+    }
+
+    /// Little-endian write of `size` (1, 2, 4 or 8) bytes.
+    pub fn write(&mut self, addr: u64, size: u32, value: u64) {
+        let len = size as usize;
+        let end = addr.saturating_add(len as u64);
+        if end <= self.ram.len() as u64 && !self.overlaid(addr, end) {
+            let i = addr as usize;
+            self.ram.as_mut_slice()[i..i + len].copy_from_slice(&value.to_le_bytes()[..len]);
+            self.code_pages.note_write(addr);
+            self.code_pages.note_write(end - 1);
+            return;
+        }
+        if let Target::Mmio = self.target(addr) {
+            if self.mmio.contains(addr + size as u64 - 1) {
+                return self.mmio.write(addr, size, value);
+            }
+        }
+        for i in 0..size as u64 {
+            self.write_u8(self.a20_mask(addr + i), (value >> (8 * i)) as u8);
+        }
+    }
+
+    /// Copies `data` into guest memory (loaders); bytes past RAM are dropped.
+    pub fn write_bytes(&mut self, addr: u64, data: &[u8]) {
+        for (i, b) in data.iter().enumerate() {
+            self.write_u8(addr + i as u64, *b);
+        }
+    }
+
+    /// Copies guest memory into `buf` (instruction fetch across regions).
+    pub fn read_bytes(&mut self, addr: u64, buf: &mut [u8]) {
+        if let Some(bytes) = self.ram_slice(addr, buf.len()) {
+            buf.copy_from_slice(bytes);
+            return;
+        }
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = self.read_u8(self.a20_mask(addr + i as u64));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ram_reads_back_what_was_written() {
+        let mut m = GuestMemory::new(1 << 20).unwrap();
+        m.write(0x1234, 4, 0xdead_beef);
+        assert_eq!(m.read(0x1234, 4), 0xdead_beef);
+        assert_eq!(m.read(0x1235, 2), 0xadbe);
+        assert_eq!(m.read_u8(0x1237), 0xde);
+    }
+
+    #[test]
+    fn unmapped_reads_all_ones_and_writes_vanish() {
+        let mut m = GuestMemory::new(4096).unwrap();
+        m.write(0x10_0000, 2, 0x1234);
+        assert_eq!(m.read(0x10_0000, 2), 0xffff);
+        // A word straddling the end of RAM: low byte RAM, high byte open bus.
+        m.write_u8(4095, 0x12);
+        assert_eq!(m.read(4095, 2), 0xff12);
+    }
+
+    #[test]
+    fn rom_shadows_ram_and_ignores_writes() {
+        let mut m = GuestMemory::new(1 << 20).unwrap();
+        m.add_rom(0xf0000, vec![0xaa; 0x10000]);
+        m.write(0xf0010, 1, 0x55);
+        assert_eq!(m.read(0xf0010, 1), 0xaa);
+        assert!(m.ram_slice(0xeffff, 2).is_none());
+    }
+
+    #[test]
+    fn a20_gate_wraps_at_one_megabyte() {
+        let mut m = GuestMemory::new(2 << 20).unwrap();
+        m.write_u8(0x10_0000, 1);
+        m.write_u8(0, 2);
+        assert_eq!(m.a20_mask(0x10_0000), 0x10_0000);
+        m.set_a20(false);
+        assert_eq!(m.read_u8(m.a20_mask(0x10_0000)), 2);
+    }
+}

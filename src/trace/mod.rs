@@ -1,0 +1,3 @@
+//! Instruction tracing and observers.
+
+pub mod text;

@@ -1,0 +1,71 @@
+//! `--trace-text`: one line per executed instruction with CS:IP, bytes,
+//! disassembly and the registers it changed.
+
+use crate::cpu::state::{CpuState, CS};
+use crate::cpu::{Fault, Observer};
+use iced_x86::{Formatter, Instruction, NasmFormatter};
+use std::io::Write;
+
+const GPR_NAMES: [&str; 16] = [
+    "rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",
+];
+const SEG_NAMES: [&str; 6] = ["es", "cs", "ss", "ds", "fs", "gs"];
+
+pub struct TextTracer<W: Write> {
+    out: W,
+    formatter: NasmFormatter,
+    before: Option<CpuState>,
+    line: String,
+}
+
+impl<W: Write> TextTracer<W> {
+    pub fn new(out: W) -> Self {
+        TextTracer {
+            out,
+            formatter: NasmFormatter::new(),
+            before: None,
+            line: String::new(),
+        }
+    }
+}
+
+impl<W: Write> Observer for TextTracer<W> {
+    fn before(&mut self, state: &CpuState, insn: &Instruction, bytes: &[u8]) {
+        self.line.clear();
+        use std::fmt::Write as _;
+        let _ = write!(self.line, "{:04x}:{:08x} ", state.seg[CS].selector, state.rip);
+        for b in bytes {
+            let _ = write!(self.line, "{b:02x}");
+        }
+        let pad = 31usize.saturating_sub(bytes.len() * 2);
+        self.line.extend(std::iter::repeat_n(' ', pad));
+        self.formatter.format(insn, &mut self.line);
+        self.before = Some(state.clone());
+    }
+
+    fn after(&mut self, state: &CpuState, fault: Option<Fault>) {
+        use std::fmt::Write as _;
+        let Some(old) = self.before.take() else { return };
+        let mut changes = String::new();
+        if let Some(f) = fault {
+            let _ = write!(changes, " fault={f}");
+        } else {
+            for i in 0..16 {
+                if old.gpr[i] != state.gpr[i] {
+                    let _ = write!(changes, " {}={:x}", GPR_NAMES[i], state.gpr[i]);
+                }
+            }
+            for i in 0..6 {
+                if old.seg[i].selector != state.seg[i].selector {
+                    let _ = write!(changes, " {}={:04x}", SEG_NAMES[i], state.seg[i].selector);
+                }
+            }
+            if old.flags() != state.flags() {
+                let _ = write!(changes, " flags={:x}", state.flags());
+            }
+        }
+        // The trace goes to a pipe or file; losing a line is not worth
+        // stopping the guest for.
+        let _ = writeln!(self.out, "{:<72}|{}", self.line, changes);
+    }
+}
