@@ -16,7 +16,7 @@ pub struct SkipList {
 const BUILTIN: &str = include_str!("../../conformance/sst-80286-skips.txt");
 
 /// The rules a skip list may name.
-const RULES: [&str; 3] = ["rule:string-word-wrap", "rule:no-fs-gs", "rule:ss-overrun-vector"];
+const RULES: [&str; 4] = ["rule:string-word-wrap", "rule:no-fs-gs", "rule:ss-overrun-vector", "rule:longer-than-10"];
 
 fn decode16(bytes: &[u8]) -> Instruction {
     Decoder::new(16, bytes, DecoderOptions::NO_INVALID_CHECK).decode()
@@ -35,6 +35,7 @@ fn rule_applies(name: &str, t: &MooTest) -> bool {
             insn.op_kind(n) == OpKind::Register && matches!(insn.op_register(n), Register::FS | Register::GS)
         }),
         "rule:ss-overrun-vector" => t.exception == Some(13) && uses_stack_segment(&insn),
+        "rule:longer-than-10" => insn.len() > 10,
         _ => false,
     }
 }
@@ -63,7 +64,7 @@ fn string_word_wraps(insn: &Instruction, t: &MooTest) -> bool {
 /// stack of PUSH/POP/CALL/RET/LEAVE/ENTER/INT/IRET.
 fn uses_stack_segment(insn: &Instruction) -> bool {
     let mem = (0..insn.op_count()).any(|n| insn.op_kind(n) == OpKind::Memory) && insn.memory_segment() == Register::SS;
-    mem || insn.stack_pointer_increment() != 0
+    mem || insn.stack_pointer_increment() != 0 || insn.mnemonic() == iced_x86::Mnemonic::Leave
 }
 
 impl SkipList {
