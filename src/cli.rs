@@ -66,7 +66,9 @@ pub fn parse_memory(s: &str) -> Result<MemorySize, String> {
         Some((i, _)) => t.split_at(i),
         None => (t, ""),
     };
-    let n: u64 = digits.parse().map_err(|_| format!("'{s}' is not a memory size like 256M or 2G"))?;
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("'{s}' is not a memory size like 256M or 2G"))?;
     let shift = match unit.to_ascii_uppercase().as_str() {
         "" | "B" => 0,
         "K" | "KB" | "KIB" => 10,
@@ -74,7 +76,10 @@ pub fn parse_memory(s: &str) -> Result<MemorySize, String> {
         "G" | "GB" | "GIB" => 30,
         _ => return Err(format!("'{s}' has an unknown unit (use K, M or G)")),
     };
-    let bytes = n.checked_shl(shift).filter(|b| b >> shift == n).ok_or(format!("'{s}' is too large"))?;
+    let bytes = n
+        .checked_shl(shift)
+        .filter(|b| b >> shift == n)
+        .ok_or(format!("'{s}' is too large"))?;
     if !(64 << 10..=1 << 40).contains(&bytes) {
         return Err(format!("'{s}' is out of range (64K to 1024G)"));
     }

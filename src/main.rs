@@ -2,7 +2,7 @@
 
 mod cli;
 
-use clap::Parser;
+use clap::Parser as _;
 use cli::{Cli, Command};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -14,7 +14,17 @@ const DEMO_ROM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/demo.rom"));
 
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => e.exit(),
+        Err(e) => {
+            // One line naming the problem, not clap's usage essay.
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or("bad arguments");
+            eprintln!("xlat: {}", first.trim_start_matches("error: "));
+            return ExitCode::from(2);
+        }
+    };
     let result = match cli.command {
         Some(Command::Sst(args)) => cli::run_sst(&args),
         None => boot(&cli.run),
@@ -31,7 +41,8 @@ fn main() -> ExitCode {
 fn boot(args: &cli::RunArgs) -> Result<ExitCode, String> {
     let (firmware, demo) = match &args.bios {
         Some(path) => (
-            std::fs::read(path).map_err(|e| format!("cannot read firmware {}: {e}", path.display()))?,
+            std::fs::read(path)
+                .map_err(|e| format!("cannot read firmware {}: {e}", path.display()))?,
             false,
         ),
         None => (DEMO_ROM.to_vec(), true),
@@ -42,7 +53,9 @@ fn boot(args: &cli::RunArgs) -> Result<ExitCode, String> {
         console: Box::new(std::io::stdout()),
     })?;
     let started = Instant::now();
-    let mut tracer = args.trace_text.then(|| TextTracer::new(std::io::BufWriter::new(std::io::stderr())));
+    let mut tracer = args
+        .trace_text
+        .then(|| TextTracer::new(std::io::BufWriter::new(std::io::stderr())));
     let outcome = machine.run(args.max_instructions, tracer.as_mut().map(|t| t as _));
     drop(tracer);
     let elapsed = started.elapsed();

@@ -56,8 +56,12 @@ fn entry_for(code: Code) -> Entry {
         M::Bsf | M::Bsr => (x::bit_scan, false),
         M::Bswap => (x::bswap, false),
         M::Mov => match code {
-            Code::Mov_r32_cr | Code::Mov_r64_cr | Code::Mov_cr_r32 | Code::Mov_cr_r64 => (x::mov_cr as Handler, false),
-            Code::Mov_r32_dr | Code::Mov_r64_dr | Code::Mov_dr_r32 | Code::Mov_dr_r64 => (x::mov_dr as Handler, false),
+            Code::Mov_r32_cr | Code::Mov_r64_cr | Code::Mov_cr_r32 | Code::Mov_cr_r64 => {
+                (x::mov_cr as Handler, false)
+            }
+            Code::Mov_r32_dr | Code::Mov_r64_dr | Code::Mov_dr_r32 | Code::Mov_dr_r64 => {
+                (x::mov_dr as Handler, false)
+            }
             Code::Mov_r32_tr | Code::Mov_tr_r32 => (x::ud as Handler, false),
             _ => (x::mov as Handler, false),
         },
@@ -71,10 +75,38 @@ fn entry_for(code: Code) -> Entry {
         M::Xlatb => (x::xlat, false),
         M::Lahf => (x::lahf, false),
         M::Sahf => (x::sahf, false),
-        M::Cmovo | M::Cmovno | M::Cmovb | M::Cmovae | M::Cmove | M::Cmovne | M::Cmovbe | M::Cmova
-        | M::Cmovs | M::Cmovns | M::Cmovp | M::Cmovnp | M::Cmovl | M::Cmovge | M::Cmovle | M::Cmovg => (x::cmovcc, false),
-        M::Seto | M::Setno | M::Setb | M::Setae | M::Sete | M::Setne | M::Setbe | M::Seta | M::Sets
-        | M::Setns | M::Setp | M::Setnp | M::Setl | M::Setge | M::Setle | M::Setg => (x::setcc, false),
+        M::Cmovo
+        | M::Cmovno
+        | M::Cmovb
+        | M::Cmovae
+        | M::Cmove
+        | M::Cmovne
+        | M::Cmovbe
+        | M::Cmova
+        | M::Cmovs
+        | M::Cmovns
+        | M::Cmovp
+        | M::Cmovnp
+        | M::Cmovl
+        | M::Cmovge
+        | M::Cmovle
+        | M::Cmovg => (x::cmovcc, false),
+        M::Seto
+        | M::Setno
+        | M::Setb
+        | M::Setae
+        | M::Sete
+        | M::Setne
+        | M::Setbe
+        | M::Seta
+        | M::Sets
+        | M::Setns
+        | M::Setp
+        | M::Setnp
+        | M::Setl
+        | M::Setge
+        | M::Setle
+        | M::Setg => (x::setcc, false),
         M::Cmpxchg => (x::cmpxchg, true),
         M::Xadd => (x::xadd, true),
         M::Cmpxchg8b | M::Cmpxchg16b => (x::cmpxchg_wide, true),
@@ -88,15 +120,37 @@ fn entry_for(code: Code) -> Entry {
         M::Enter => (x::enter, false),
         M::Leave => (x::leave, false),
         M::Jmp => match code {
-            Code::Jmp_ptr1616 | Code::Jmp_ptr1632 | Code::Jmp_m1616 | Code::Jmp_m1632 | Code::Jmp_m1664 => (x::jmp_far as Handler, false),
+            Code::Jmp_ptr1616
+            | Code::Jmp_ptr1632
+            | Code::Jmp_m1616
+            | Code::Jmp_m1632
+            | Code::Jmp_m1664 => (x::jmp_far as Handler, false),
             _ => (x::jmp as Handler, false),
         },
         M::Call => match code {
-            Code::Call_ptr1616 | Code::Call_ptr1632 | Code::Call_m1616 | Code::Call_m1632 | Code::Call_m1664 => (x::call_far as Handler, false),
+            Code::Call_ptr1616
+            | Code::Call_ptr1632
+            | Code::Call_m1616
+            | Code::Call_m1632
+            | Code::Call_m1664 => (x::call_far as Handler, false),
             _ => (x::call as Handler, false),
         },
-        M::Jo | M::Jno | M::Jb | M::Jae | M::Je | M::Jne | M::Jbe | M::Ja | M::Js | M::Jns | M::Jp
-        | M::Jnp | M::Jl | M::Jge | M::Jle | M::Jg => (x::jcc, false),
+        M::Jo
+        | M::Jno
+        | M::Jb
+        | M::Jae
+        | M::Je
+        | M::Jne
+        | M::Jbe
+        | M::Ja
+        | M::Js
+        | M::Jns
+        | M::Jp
+        | M::Jnp
+        | M::Jl
+        | M::Jge
+        | M::Jle
+        | M::Jg => (x::jcc, false),
         M::Jcxz | M::Jecxz | M::Jrcxz => (x::jrcxz, false),
         M::Loop | M::Loope | M::Loopne => (x::loop_, false),
         M::Ret => (x::ret, false),
@@ -107,13 +161,39 @@ fn entry_for(code: Code) -> Entry {
         M::Int1 => (x::int1, false),
         M::Iret | M::Iretd | M::Iretq => (x::iret, false),
         M::Bound => (x::bound, false),
-        M::Movsb | M::Movsw | M::Movsd | M::Movsq | M::Cmpsb | M::Cmpsw | M::Cmpsd | M::Cmpsq
-        | M::Scasb | M::Scasw | M::Scasd | M::Scasq | M::Lodsb | M::Lodsw | M::Lodsd | M::Lodsq
-        | M::Stosb | M::Stosw | M::Stosd | M::Stosq | M::Insb | M::Insw | M::Insd | M::Outsb
-        | M::Outsw | M::Outsd => match code {
+        M::Movsb
+        | M::Movsw
+        | M::Movsd
+        | M::Movsq
+        | M::Cmpsb
+        | M::Cmpsw
+        | M::Cmpsd
+        | M::Cmpsq
+        | M::Scasb
+        | M::Scasw
+        | M::Scasd
+        | M::Scasq
+        | M::Lodsb
+        | M::Lodsw
+        | M::Lodsd
+        | M::Lodsq
+        | M::Stosb
+        | M::Stosw
+        | M::Stosd
+        | M::Stosq
+        | M::Insb
+        | M::Insw
+        | M::Insd
+        | M::Outsb
+        | M::Outsw
+        | M::Outsd => match code {
             // MOVSD/CMPSD also name SSE2 instructions.
-            Code::Movsd_xmm_xmmm64 | Code::Movsd_xmmm64_xmm | Code::Cmpsd_xmm_xmmm64_imm8 => (x::undefined as Handler, false),
-            _ if code.op_code().encoding() != iced_x86::EncodingKind::Legacy => (x::undefined as Handler, false),
+            Code::Movsd_xmm_xmmm64 | Code::Movsd_xmmm64_xmm | Code::Cmpsd_xmm_xmmm64_imm8 => {
+                (x::undefined as Handler, false)
+            }
+            _ if code.op_code().encoding() != iced_x86::EncodingKind::Legacy => {
+                (x::undefined as Handler, false)
+            }
             _ => (x::string as Handler, false),
         },
         M::Hlt => (x::hlt, false),
@@ -133,14 +213,26 @@ fn entry_for(code: Code) -> Entry {
         M::Invd | M::Wbinvd | M::Invlpg => (x::cache_control, false),
         M::Rdmsr => (x::rdmsr, false),
         M::Wrmsr => (x::wrmsr, false),
-        M::Sldt | M::Str | M::Lldt | M::Ltr | M::Verr | M::Verw | M::Lar | M::Lsl | M::Arpl => (x::protected_only, false),
+        M::Sldt | M::Str | M::Lldt | M::Ltr | M::Verr | M::Verw | M::Lar | M::Lsl | M::Arpl => {
+            (x::protected_only, false)
+        }
         _ if is_x87(code) => (x::x87_escape, false),
         _ => (x::undefined, false),
     };
     let implemented = handler as usize != x::undefined as Handler as usize;
     let ends_block = matches!(
         mnemonic,
-        M::Hlt | M::Out | M::Outsb | M::Outsw | M::Outsd | M::Popf | M::Popfd | M::Popfq | M::Cli | M::Sti | M::Lmsw
+        M::Hlt
+            | M::Out
+            | M::Outsb
+            | M::Outsw
+            | M::Outsd
+            | M::Popf
+            | M::Popfd
+            | M::Popfq
+            | M::Cli
+            | M::Sti
+            | M::Lmsw
     ) || matches!(handler as usize, h if h == x::mov_cr as Handler as usize || h == x::ud as Handler as usize);
     Entry {
         handler,
@@ -172,7 +264,12 @@ mod tests {
 
     #[test]
     fn every_8086_arith_form_has_a_handler() {
-        for code in [Code::Add_rm8_r8, Code::Adc_AX_imm16, Code::Sub_r32_rm32, Code::Cmp_rm16_imm8] {
+        for code in [
+            Code::Add_rm8_r8,
+            Code::Adc_AX_imm16,
+            Code::Sub_r32_rm32,
+            Code::Cmp_rm16_imm8,
+        ] {
             assert!(entry(code).implemented, "{code:?}");
         }
         assert!(!entry(Code::INVALID).implemented);

@@ -84,7 +84,14 @@ impl DecodeCache {
         if let Some(b) = self.blocks.get(&key) {
             return Ok(b.clone());
         }
-        let block = Rc::new(decode_block(s, mem, linear, ip, bitness, self.decoder_options));
+        let block = Rc::new(decode_block(
+            s,
+            mem,
+            linear,
+            ip,
+            bitness,
+            self.decoder_options,
+        ));
         let last_byte = phys + 4095.min(block_span(&block));
         for page in [phys >> 12, last_byte >> 12] {
             mem.code_pages.mark(page << 12);
@@ -105,7 +112,14 @@ fn block_span(b: &Block) -> u64 {
     }
 }
 
-fn decode_block(s: &CpuState, mem: &mut GuestMemory, linear: u64, ip: u64, bitness: u32, options: u32) -> Block {
+fn decode_block(
+    s: &CpuState,
+    mem: &mut GuestMemory,
+    linear: u64,
+    ip: u64,
+    bitness: u32,
+    options: u32,
+) -> Block {
     // Fetch to the end of this page plus one maximal instruction, but never
     // past the CS limit: an instruction that would cross it must fault.
     let to_page_end = 4096 - (linear & 0xfff) as usize;
@@ -124,7 +138,9 @@ fn decode_block(s: &CpuState, mem: &mut GuestMemory, linear: u64, ip: u64, bitne
     let mut bytes = vec![0u8; len];
     let addr_mask = if bitness == 64 { u64::MAX } else { 0xffff_ffff };
     let start = mem.a20_mask(linear & addr_mask);
-    if mem.a20_mask(start + len as u64 - 1) == start + len as u64 - 1 && start.checked_add(len as u64).is_some() {
+    if mem.a20_mask(start + len as u64 - 1) == start + len as u64 - 1
+        && start.checked_add(len as u64).is_some()
+    {
         mem.read_bytes(start, &mut bytes);
     } else {
         for (i, b) in bytes.iter_mut().enumerate() {
@@ -140,7 +156,9 @@ fn decode_block(s: &CpuState, mem: &mut GuestMemory, linear: u64, ip: u64, bitne
             break;
         }
         let insn = decoder.decode();
-        if insn.code() == Code::INVALID && decoder.last_error() == iced_x86::DecoderError::NoMoreBytes {
+        if insn.code() == Code::INVALID
+            && decoder.last_error() == iced_x86::DecoderError::NoMoreBytes
+        {
             limit_fault_at_end = limited;
             break;
         }

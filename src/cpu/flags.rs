@@ -61,7 +61,13 @@ pub fn szp(res: u64, size: u8) -> u64 {
 impl LazyFlags {
     #[inline]
     pub fn set(&mut self, op: FlagOp, size: u8, a: u64, b: u64, res: u64) {
-        *self = LazyFlags { op, size, a, b, res };
+        *self = LazyFlags {
+            op,
+            size,
+            a,
+            b,
+            res,
+        };
     }
 
     #[inline]

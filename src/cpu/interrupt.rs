@@ -15,8 +15,6 @@ pub enum EventKind {
     Software,
     /// INT1 (ICEBP).
     Icebp,
-    /// A maskable or non-maskable interrupt from outside.
-    External,
 }
 
 /// Delivers `vector` through the IVT (real mode). The return address is
@@ -60,7 +58,12 @@ fn deliver(ex: &mut Exec, vec: u8, error_code: Option<u32>, kind: EventKind) -> 
 }
 
 /// INT n / INT3 / INTO / ICEBP from a handler.
-pub fn raise(ex: &mut Exec, vec: u8, error_code: Option<u32>, kind: EventKind) -> Result<(), Fault> {
+pub fn raise(
+    ex: &mut Exec,
+    vec: u8,
+    error_code: Option<u32>,
+    kind: EventKind,
+) -> Result<(), Fault> {
     deliver(ex, vec, error_code, kind)
 }
 
@@ -104,7 +107,11 @@ pub fn iret(ex: &mut Exec, size: u32) -> Result<(), Fault> {
     }
     ex.release_stack(3 * size as u64);
     let old = ex.s.flags();
-    let keep = if size == 2 { !0xffffu64 } else { VM | VIP | VIF };
+    let keep = if size == 2 {
+        !0xffffu64
+    } else {
+        VM | VIP | VIF
+    };
     ex.s.set_flags((old & keep) | (flags & !keep));
     let sr = &mut ex.s.seg[CS];
     sr.selector = cs;

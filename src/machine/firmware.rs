@@ -22,10 +22,16 @@ impl fmt::Display for FirmwareError {
         match self {
             FirmwareError::Empty => write!(f, "firmware image is empty"),
             FirmwareError::TooLarge(n) => {
-                write!(f, "firmware image is {n} bytes; at most {MAX_FIRMWARE} fit below 4 GiB")
+                write!(
+                    f,
+                    "firmware image is {n} bytes; at most {MAX_FIRMWARE} fit below 4 GiB"
+                )
             }
             FirmwareError::NotMultipleOf4K(n) => {
-                write!(f, "firmware image is {n} bytes; it must be a multiple of 4096")
+                write!(
+                    f,
+                    "firmware image is {n} bytes; it must be a multiple of 4096"
+                )
             }
         }
     }
@@ -66,6 +72,9 @@ mod tests {
     fn bad_sizes_are_refused() {
         let mut mem = GuestMemory::new(1 << 20).unwrap();
         assert_eq!(map_firmware(&mut mem, vec![]), Err(FirmwareError::Empty));
-        assert_eq!(map_firmware(&mut mem, vec![0; 100]), Err(FirmwareError::NotMultipleOf4K(100)));
+        assert_eq!(
+            map_firmware(&mut mem, vec![0; 100]),
+            Err(FirmwareError::NotMultipleOf4K(100))
+        );
     }
 }

@@ -52,13 +52,21 @@ const SLICE: u64 = 100_000;
 
 impl Machine {
     pub fn build(config: MachineConfig) -> Result<Self, String> {
-        let mut mem = GuestMemory::new(config.ram_size)
-            .map_err(|e| format!("cannot allocate {} bytes of guest RAM: {e}", config.ram_size))?;
+        let mut mem = GuestMemory::new(config.ram_size).map_err(|e| {
+            format!(
+                "cannot allocate {} bytes of guest RAM: {e}",
+                config.ram_size
+            )
+        })?;
         map_firmware(&mut mem, config.firmware).map_err(|e| e.to_string())?;
         let exit = ExitRequest::default();
         let mut io = PortBus::default();
-        io.register(DEBUG_CONSOLE_PORT, 1, Box::new(DebugConsole::new(config.console)))
-            .map_err(|e| e.to_string())?;
+        io.register(
+            DEBUG_CONSOLE_PORT,
+            1,
+            Box::new(DebugConsole::new(config.console)),
+        )
+        .map_err(|e| e.to_string())?;
         io.register(DEBUG_EXIT_PORT, 1, Box::new(DebugExit::new(exit.clone())))
             .map_err(|e| e.to_string())?;
         Ok(Machine {
@@ -71,7 +79,11 @@ impl Machine {
 
     /// Runs until the guest exits, halts for good, shuts down, or `limit`
     /// instructions have retired.
-    pub fn run(&mut self, limit: Option<u64>, mut observer: Option<&mut dyn Observer>) -> RunOutcome {
+    pub fn run(
+        &mut self,
+        limit: Option<u64>,
+        mut observer: Option<&mut dyn Observer>,
+    ) -> RunOutcome {
         let end = limit.map(|l| self.cpu.state.icount.saturating_add(l));
         loop {
             let budget = match end {
@@ -80,7 +92,10 @@ impl Machine {
                 None => SLICE,
             };
             let stop = match observer {
-                Some(ref mut o) => self.cpu.run(&mut self.mem, &mut self.io, budget, Some(&mut **o)),
+                Some(ref mut o) => {
+                    self.cpu
+                        .run(&mut self.mem, &mut self.io, budget, Some(&mut **o))
+                }
                 None => self.cpu.run(&mut self.mem, &mut self.io, budget, None),
             };
             if let Some(status) = self.exit.take() {

@@ -27,7 +27,10 @@ enum Target<'a> {
 pub struct GuestMemory {
     ram: Ram,
     roms: Vec<Rom>,
-    pub mmio: MmioBus,
+    mmio: MmioBus,
+    /// One flag per RAM page: true when a ROM or MMIO window covers part of
+    /// it, so accesses there must take the slow path.
+    overlaid_pages: Vec<bool>,
     /// When false, address line 20 is forced low (8086 wrap-around at 1 MiB).
     a20_enabled: bool,
     /// Pages that hold decoded guest code; writes to them must invalidate it.
@@ -43,6 +46,7 @@ impl GuestMemory {
             ram,
             roms: Vec::new(),
             mmio: MmioBus::default(),
+            overlaid_pages: vec![false; pages],
             a20_enabled: true,
             code_pages: CodePages::new(pages),
         })
@@ -54,7 +58,30 @@ impl GuestMemory {
 
     /// Maps `data` read-only at `base`; later ROMs shadow RAM and earlier ROMs.
     pub fn add_rom(&mut self, base: u64, data: Vec<u8>) {
+        self.mark_overlaid(base, data.len() as u64);
         self.roms.push(Rom { base, data });
+    }
+
+    /// Places an MMIO window on the physical map.
+    pub fn add_mmio(
+        &mut self,
+        base: u64,
+        len: u64,
+        dev: Box<dyn crate::devices::bus::MmioDevice>,
+    ) -> Result<(), crate::devices::bus::OverlapError> {
+        self.mmio.register(base, len, dev)?;
+        self.mark_overlaid(base, len);
+        Ok(())
+    }
+
+    fn mark_overlaid(&mut self, base: u64, len: u64) {
+        let first = base >> 12;
+        let last = base.saturating_add(len.max(1) - 1) >> 12;
+        for page in first..=last.min(self.overlaid_pages.len() as u64) {
+            if let Some(flag) = self.overlaid_pages.get_mut(page as usize) {
+                *flag = true;
+            }
+        }
     }
 
     pub fn set_a20(&mut self, enabled: bool) {
@@ -94,17 +121,20 @@ impl GuestMemory {
     /// MMIO overlay), for fast paths and loaders.
     pub fn ram_slice(&self, addr: u64, len: usize) -> Option<&[u8]> {
         let end = addr.checked_add(len as u64)?;
-        if end > self.ram.len() as u64 || self.overlaid(addr, end) {
+        if len == 0 || end > self.ram.len() as u64 || self.overlaid(addr, end) {
             return None;
         }
         Some(&self.ram.as_slice()[addr as usize..end as usize])
     }
 
+    /// Whether any byte of `start..end` (within RAM) lies in a page that a
+    /// ROM or MMIO window touches.
+    #[inline]
     fn overlaid(&self, start: u64, end: u64) -> bool {
-        self.roms
-            .iter()
-            .any(|r| start < r.base + r.data.len() as u64 && r.base < end)
-            || self.mmio.overlaps(start, end)
+        let (first, last) = ((start >> 12) as usize, ((end - 1) >> 12) as usize);
+        self.overlaid_pages[first]
+            || (last != first && self.overlaid_pages[last])
+            || (last > first + 1 && self.overlaid_pages[first + 1..last].iter().any(|&f| f))
     }
 
     pub fn read_u8(&mut self, addr: u64) -> u8 {
@@ -151,7 +181,7 @@ impl GuestMemory {
     pub fn write(&mut self, addr: u64, size: u32, value: u64) {
         let len = size as usize;
         let end = addr.saturating_add(len as u64);
-        if end <= self.ram.len() as u64 && !self.overlaid(addr, end) {
+        if len > 0 && end <= self.ram.len() as u64 && !self.overlaid(addr, end) {
             let i = addr as usize;
             self.ram.as_mut_slice()[i..i + len].copy_from_slice(&value.to_le_bytes()[..len]);
             self.code_pages.note_write(addr);

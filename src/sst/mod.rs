@@ -29,7 +29,8 @@ pub struct FlagMasks(serde_json::Value);
 impl FlagMasks {
     pub fn load(dir: &Path) -> Result<Self, String> {
         let path = dir.join("metadata.json");
-        let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let v = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(FlagMasks(v))
     }
@@ -51,10 +52,15 @@ fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     let mut files = Vec::new();
     for p in paths {
         if p.is_dir() {
-            let rd = std::fs::read_dir(p).map_err(|e| format!("cannot read folder {}: {e}", p.display()))?;
+            let rd = std::fs::read_dir(p)
+                .map_err(|e| format!("cannot read folder {}: {e}", p.display()))?;
             let mut found: Vec<PathBuf> = rd
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| f.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.contains(".MOO")))
+                .filter(|f| {
+                    f.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.contains(".MOO"))
+                })
                 .collect();
             found.sort();
             files.extend(found);
@@ -89,7 +95,11 @@ pub struct Options {
     pub trace: bool,
 }
 
-pub fn run_paths(paths: &[PathBuf], opts: &Options, out: &mut dyn Write) -> Result<Summary, String> {
+pub fn run_paths(
+    paths: &[PathBuf],
+    opts: &Options,
+    out: &mut dyn Write,
+) -> Result<Summary, String> {
     let verbose = opts.verbose;
     let files = collect(paths)?;
     let skips = SkipList::builtin();
@@ -103,11 +113,15 @@ pub fn run_paths(paths: &[PathBuf], opts: &Options, out: &mut dyn Write) -> Resu
         let masks = &masks_cache[&dir];
         let revoked = skips::load_revocations(&dir);
         let stem = stem_of(file);
-        let raw = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+        let raw =
+            std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
         let tests = moo::parse(&raw).map_err(|e| format!("{}: {e}", file.display()))?;
         let mask = masks.mask(&stem);
         let mut failed_here = 0;
-        for t in tests.iter().filter(|t| opts.index.is_none_or(|i| i == t.index)) {
+        for t in tests
+            .iter()
+            .filter(|t| opts.index.is_none_or(|i| i == t.index))
+        {
             let hash = t.hash_hex();
             let reason = if revoked.contains(&hash) {
                 Some("revoked by the suite (revocation_list.txt)")
@@ -119,7 +133,9 @@ pub fn run_paths(paths: &[PathBuf], opts: &Options, out: &mut dyn Write) -> Resu
                 *summary.skip_reasons.entry(r.to_string()).or_default() += 1;
                 continue;
             }
-            let mut tracer = opts.trace.then(|| crate::trace::text::TextTracer::new(std::io::stderr()));
+            let mut tracer = opts
+                .trace
+                .then(|| crate::trace::text::TextTracer::new(std::io::stderr()));
             let result = match tracer {
                 Some(ref mut t2) => run_test(t, mask, Some(t2)),
                 None => run_test(t, mask, None),
@@ -142,6 +158,10 @@ pub fn run_paths(paths: &[PathBuf], opts: &Options, out: &mut dyn Write) -> Resu
     for (reason, n) in &summary.skip_reasons {
         let _ = writeln!(out, "skipped {n}: {reason}");
     }
-    let _ = writeln!(out, "{} passed, {} failed, {} skipped", summary.passed, summary.failed, summary.skipped);
+    let _ = writeln!(
+        out,
+        "{} passed, {} failed, {} skipped",
+        summary.passed, summary.failed, summary.skipped
+    );
     Ok(summary)
 }

@@ -5,7 +5,9 @@
 use std::io::Read;
 
 /// Register order of the REGS bitmask.
-pub const REG_NAMES: [&str; 14] = ["ax", "bx", "cx", "dx", "cs", "ss", "ds", "es", "sp", "bp", "si", "di", "ip", "flags"];
+pub const REG_NAMES: [&str; 14] = [
+    "ax", "bx", "cx", "dx", "cs", "ss", "ds", "es", "sp", "bp", "si", "di", "ip", "flags",
+];
 
 #[derive(Clone, Debug, Default)]
 pub struct MooState {
@@ -60,11 +62,15 @@ impl<'a> Cursor<'a> {
     }
 
     fn u16(&mut self) -> Result<u16, MooError> {
-        Ok(u16::from_le_bytes(self.take(2)?.try_into().unwrap_or_default()))
+        Ok(u16::from_le_bytes(
+            self.take(2)?.try_into().unwrap_or_default(),
+        ))
     }
 
     fn u32(&mut self) -> Result<u32, MooError> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().unwrap_or_default()))
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().unwrap_or_default(),
+        ))
     }
 
     fn done(&self) -> bool {
@@ -92,7 +98,10 @@ pub fn parse(raw: &[u8]) -> Result<Vec<MooTest>, MooError> {
     } else {
         raw
     };
-    let mut c = Cursor { data: bytes, pos: 0 };
+    let mut c = Cursor {
+        data: bytes,
+        pos: 0,
+    };
     let (magic, _header) = c.chunk()?;
     if &magic != b"MOO " {
         return Err(MooError("not a MOO file (no 'MOO ' header)".into()));
@@ -108,7 +117,10 @@ pub fn parse(raw: &[u8]) -> Result<Vec<MooTest>, MooError> {
 }
 
 fn parse_test(payload: &[u8]) -> Result<MooTest, MooError> {
-    let mut c = Cursor { data: payload, pos: 0 };
+    let mut c = Cursor {
+        data: payload,
+        pos: 0,
+    };
     let mut t = MooTest {
         index: c.u32()?,
         ..MooTest::default()
@@ -136,7 +148,10 @@ fn parse_test(payload: &[u8]) -> Result<MooTest, MooError> {
 }
 
 fn parse_state(payload: &[u8]) -> Result<MooState, MooError> {
-    let mut c = Cursor { data: payload, pos: 0 };
+    let mut c = Cursor {
+        data: payload,
+        pos: 0,
+    };
     let mut s = MooState::default();
     while !c.done() {
         let (tag, p) = c.chunk()?;

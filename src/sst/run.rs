@@ -18,8 +18,16 @@ const REAL_MODE_FLAGS: u16 = 0x0fff;
 /// The first difference between xlat's final state and the recording.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Mismatch {
-    Register { name: &'static str, expected: u16, actual: u16 },
-    Memory { addr: u32, expected: u8, actual: u8 },
+    Register {
+        name: &'static str,
+        expected: u16,
+        actual: u16,
+    },
+    Memory {
+        addr: u32,
+        expected: u8,
+        actual: u8,
+    },
     DidNotHalt(StopReason),
     Setup(String),
 }
@@ -27,11 +35,22 @@ pub enum Mismatch {
 impl fmt::Display for Mismatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Mismatch::Register { name, expected, actual } => {
+            Mismatch::Register {
+                name,
+                expected,
+                actual,
+            } => {
                 write!(f, "{name} expected {expected:04x}, got {actual:04x}")
             }
-            Mismatch::Memory { addr, expected, actual } => {
-                write!(f, "byte {addr:06x} expected {expected:02x}, got {actual:02x}")
+            Mismatch::Memory {
+                addr,
+                expected,
+                actual,
+            } => {
+                write!(
+                    f,
+                    "byte {addr:06x} expected {expected:02x}, got {actual:02x}"
+                )
             }
             Mismatch::DidNotHalt(r) => write!(f, "did not reach HLT ({r:?})"),
             Mismatch::Setup(e) => write!(f, "setup: {e}"),
@@ -77,7 +96,11 @@ fn read_reg(cpu: &Cpu, i: usize) -> u16 {
 
 /// Runs `t` and compares; `flags_mask` clears the flags the hardware
 /// leaves undefined for this opcode.
-pub fn run_test(t: &MooTest, flags_mask: u16, mut observer: Option<&mut dyn Observer>) -> Result<(), Mismatch> {
+pub fn run_test(
+    t: &MooTest,
+    flags_mask: u16,
+    mut observer: Option<&mut dyn Observer>,
+) -> Result<(), Mismatch> {
     let mut mem = GuestMemory::new(RAM).map_err(|e| Mismatch::Setup(e.to_string()))?;
     let mut io = PortBus::default();
     let mut cpu = Cpu::new();
@@ -96,7 +119,11 @@ pub fn run_test(t: &MooTest, flags_mask: u16, mut observer: Option<&mut dyn Obse
         if let Some(g) = gpr_slot(i) {
             s.gpr[g] = v as u64;
         } else if let Some(sg) = seg_slot(i) {
-            let attr = if sg == CS { Segment::ATTR_REAL_CODE } else { Segment::ATTR_REAL_DATA };
+            let attr = if sg == CS {
+                Segment::ATTR_REAL_CODE
+            } else {
+                Segment::ATTR_REAL_DATA
+            };
             s.seg[sg] = Segment::real_mode(v, attr);
         } else if i == 12 {
             s.rip = v as u64;
@@ -121,7 +148,9 @@ pub fn run_test(t: &MooTest, flags_mask: u16, mut observer: Option<&mut dyn Obse
         return Err(Mismatch::DidNotHalt(stop));
     }
     for (i, name) in REG_NAMES.iter().enumerate() {
-        let Some(expected) = t.fina.regs[i].or(t.init.regs[i]) else { continue };
+        let Some(expected) = t.fina.regs[i].or(t.init.regs[i]) else {
+            continue;
+        };
         let mut actual = read_reg(&cpu, i);
         let mut expected = expected;
         if i == 13 {
@@ -129,7 +158,11 @@ pub fn run_test(t: &MooTest, flags_mask: u16, mut observer: Option<&mut dyn Obse
             expected &= flags_mask & REAL_MODE_FLAGS;
         }
         if actual != expected {
-            return Err(Mismatch::Register { name, expected, actual });
+            return Err(Mismatch::Register {
+                name,
+                expected,
+                actual,
+            });
         }
     }
     // Expected memory: the initial bytes overlaid with the final ones.
@@ -153,7 +186,11 @@ pub fn run_test(t: &MooTest, flags_mask: u16, mut observer: Option<&mut dyn Obse
             expected &= byte_mask;
         }
         if actual != expected {
-            return Err(Mismatch::Memory { addr, expected, actual });
+            return Err(Mismatch::Memory {
+                addr,
+                expected,
+                actual,
+            });
         }
     }
     Ok(())

@@ -16,7 +16,12 @@ pub struct SkipList {
 const BUILTIN: &str = include_str!("../../conformance/sst-80286-skips.txt");
 
 /// The rules a skip list may name.
-const RULES: [&str; 4] = ["rule:string-word-wrap", "rule:no-fs-gs", "rule:ss-overrun-vector", "rule:longer-than-10"];
+const RULES: [&str; 4] = [
+    "rule:string-word-wrap",
+    "rule:no-fs-gs",
+    "rule:ss-overrun-vector",
+    "rule:longer-than-10",
+];
 
 fn decode16(bytes: &[u8]) -> Instruction {
     Decoder::new(16, bytes, DecoderOptions::NO_INVALID_CHECK).decode()
@@ -32,7 +37,8 @@ fn rule_applies(name: &str, t: &MooTest) -> bool {
     match name {
         "rule:string-word-wrap" => string_word_wraps(&insn, t),
         "rule:no-fs-gs" => (0..insn.op_count()).any(|n| {
-            insn.op_kind(n) == OpKind::Register && matches!(insn.op_register(n), Register::FS | Register::GS)
+            insn.op_kind(n) == OpKind::Register
+                && matches!(insn.op_register(n), Register::FS | Register::GS)
         }),
         "rule:ss-overrun-vector" => t.exception == Some(13) && uses_stack_segment(&insn),
         "rule:longer-than-10" => insn.len() > 10,
@@ -47,7 +53,11 @@ fn string_word_wraps(insn: &Instruction, t: &MooTest) -> bool {
     if !insn.is_string_instruction() || insn.memory_size().size() != 2 {
         return false;
     }
-    let count = if insn.has_rep_prefix() || insn.has_repne_prefix() { reg(t, 2) as u32 } else { 1 };
+    let count = if insn.has_rep_prefix() || insn.has_repne_prefix() {
+        reg(t, 2) as u32
+    } else {
+        1
+    };
     let step: u16 = if reg(t, 13) & 0x400 != 0 { 0xfffe } else { 2 };
     let (mut si, mut di) = (reg(t, 10), reg(t, 11));
     for _ in 0..count {
@@ -63,7 +73,8 @@ fn string_word_wraps(insn: &Instruction, t: &MooTest) -> bool {
 /// Stack-segment accesses: SS-based memory operands and the implicit
 /// stack of PUSH/POP/CALL/RET/LEAVE/ENTER/INT/IRET.
 fn uses_stack_segment(insn: &Instruction) -> bool {
-    let mem = (0..insn.op_count()).any(|n| insn.op_kind(n) == OpKind::Memory) && insn.memory_segment() == Register::SS;
+    let mem = (0..insn.op_count()).any(|n| insn.op_kind(n) == OpKind::Memory)
+        && insn.memory_segment() == Register::SS;
     mem || insn.stack_pointer_increment() != 0 || insn.mnemonic() == iced_x86::Mnemonic::Leave
 }
 
@@ -122,7 +133,9 @@ mod tests {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let (_, reason) = line.split_once(char::is_whitespace).expect("key and reason");
+            let (_, reason) = line
+                .split_once(char::is_whitespace)
+                .expect("key and reason");
             assert!(reason.trim().len() > 10, "reason too short: {line}");
         }
     }
@@ -155,11 +168,17 @@ mod tests {
     fn string_wrap_rule_needs_a_word_access_at_ffff() {
         let l = SkipList::parse("rule:string-word-wrap 286 wraps");
         // movsw with SI = FFFF.
-        assert!(l.reason("A5", &test_with(&[0xa5], &[(10, 0xffff)])).is_some());
+        assert!(l
+            .reason("A5", &test_with(&[0xa5], &[(10, 0xffff)]))
+            .is_some());
         // movsb with SI = FFFF is fine on every CPU.
-        assert!(l.reason("A4", &test_with(&[0xa4], &[(10, 0xffff)])).is_none());
+        assert!(l
+            .reason("A4", &test_with(&[0xa4], &[(10, 0xffff)]))
+            .is_none());
         // rep movsw that reaches FFFF on its third iteration.
-        assert!(l.reason("A5", &test_with(&[0xf3, 0xa5], &[(2, 5), (10, 0xfffb)])).is_some());
+        assert!(l
+            .reason("A5", &test_with(&[0xf3, 0xa5], &[(2, 5), (10, 0xfffb)]))
+            .is_some());
     }
 
     #[test]

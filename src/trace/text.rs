@@ -7,7 +7,8 @@ use iced_x86::{Formatter, Instruction, NasmFormatter};
 use std::io::Write;
 
 const GPR_NAMES: [&str; 16] = [
-    "rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",
+    "rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13",
+    "r14", "r15",
 ];
 const SEG_NAMES: [&str; 6] = ["es", "cs", "ss", "ds", "fs", "gs"];
 
@@ -33,7 +34,11 @@ impl<W: Write> Observer for TextTracer<W> {
     fn before(&mut self, state: &CpuState, insn: &Instruction, bytes: &[u8]) {
         self.line.clear();
         use std::fmt::Write as _;
-        let _ = write!(self.line, "{:04x}:{:08x} ", state.seg[CS].selector, state.rip);
+        let _ = write!(
+            self.line,
+            "{:04x}:{:08x} ",
+            state.seg[CS].selector, state.rip
+        );
         for b in bytes {
             let _ = write!(self.line, "{b:02x}");
         }
@@ -45,19 +50,21 @@ impl<W: Write> Observer for TextTracer<W> {
 
     fn after(&mut self, state: &CpuState, fault: Option<Fault>) {
         use std::fmt::Write as _;
-        let Some(old) = self.before.take() else { return };
+        let Some(old) = self.before.take() else {
+            return;
+        };
         let mut changes = String::new();
         if let Some(f) = fault {
             let _ = write!(changes, " fault={f}");
         } else {
-            for i in 0..16 {
-                if old.gpr[i] != state.gpr[i] {
-                    let _ = write!(changes, " {}={:x}", GPR_NAMES[i], state.gpr[i]);
+            for (name, (was, now)) in GPR_NAMES.iter().zip(old.gpr.iter().zip(&state.gpr)) {
+                if was != now {
+                    let _ = write!(changes, " {name}={now:x}");
                 }
             }
-            for i in 0..6 {
-                if old.seg[i].selector != state.seg[i].selector {
-                    let _ = write!(changes, " {}={:04x}", SEG_NAMES[i], state.seg[i].selector);
+            for (name, (was, now)) in SEG_NAMES.iter().zip(old.seg.iter().zip(&state.seg)) {
+                if was.selector != now.selector {
+                    let _ = write!(changes, " {name}={:04x}", now.selector);
                 }
             }
             if old.flags() != state.flags() {

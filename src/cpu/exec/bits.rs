@@ -16,18 +16,19 @@ pub fn bit_test(ex: &mut Exec, insn: &Instruction) -> R {
     let bits = size as u64 * 8;
     let raw = ex.read_op(insn, 1)?;
     let modify = insn.mnemonic() != Mnemonic::Bt;
-    let (seg, off, bit) = if insn.op_kind(0) == OpKind::Memory && insn.op_kind(1) == OpKind::Register {
-        let offset = sext(raw, size);
-        let words = offset >> bits.trailing_zeros();
-        let addr_mask = size_mask(super::operand::addr_size(insn));
-        let off = ex
-            .effective_offset(insn)
-            .wrapping_add((words * size as i64) as u64)
-            & addr_mask;
-        (Some(ex.mem_seg(insn)), off, (offset as u64) & (bits - 1))
-    } else {
-        (None, 0, raw & (bits - 1))
-    };
+    let (seg, off, bit) =
+        if insn.op_kind(0) == OpKind::Memory && insn.op_kind(1) == OpKind::Register {
+            let offset = sext(raw, size);
+            let words = offset >> bits.trailing_zeros();
+            let addr_mask = size_mask(super::operand::addr_size(insn));
+            let off = ex
+                .effective_offset(insn)
+                .wrapping_add((words * size as i64) as u64)
+                & addr_mask;
+            (Some(ex.mem_seg(insn)), off, (offset as u64) & (bits - 1))
+        } else {
+            (None, 0, raw & (bits - 1))
+        };
     let value = match seg {
         Some(seg) => ex.read_mem(seg, off, size)?,
         None => ex.read_op(insn, 0)?,

@@ -66,7 +66,9 @@ fn branch_size(ex: &Exec, insn: &Instruction) -> u32 {
 /// The target of a near JMP/CALL: relative, or from a register/memory.
 fn near_target(ex: &mut Exec, insn: &Instruction) -> Result<u64, Fault> {
     match insn.op_kind(0) {
-        OpKind::NearBranch16 | OpKind::NearBranch32 | OpKind::NearBranch64 => Ok(insn.near_branch_target()),
+        OpKind::NearBranch16 | OpKind::NearBranch32 | OpKind::NearBranch64 => {
+            Ok(insn.near_branch_target())
+        }
         _ => ex.read_op(insn, 0),
     }
 }
@@ -214,7 +216,10 @@ pub fn bound(ex: &mut Exec, insn: &Instruction) -> R {
     let off = ex.effective_offset(insn);
     let asz = size_mask(addr_size(insn));
     let lo = sext(ex.read_mem(seg, off, size)?, size);
-    let hi = sext(ex.read_mem(seg, off.wrapping_add(size as u64) & asz, size)?, size);
+    let hi = sext(
+        ex.read_mem(seg, off.wrapping_add(size as u64) & asz, size)?,
+        size,
+    );
     if idx < lo || idx > hi {
         return Err(Fault::BR);
     }

@@ -2,7 +2,7 @@
 //! extensions of the accumulator, XLAT, LAHF/SAHF, CMOVcc, SETcc, CMPXCHG,
 //! XADD, CMPXCHG8B/16B, NOP.
 
-use super::operand::{addr_size, sext, seg_index, size_mask};
+use super::operand::{addr_size, seg_index, sext, size_mask};
 use super::Exec;
 use crate::cpu::fault::Fault;
 use crate::cpu::flags::FlagOp;
@@ -175,7 +175,11 @@ pub fn xadd(ex: &mut Exec, insn: &Instruction) -> R {
 
 /// CMPXCHG8B / CMPXCHG16B: compare rDX:rAX with m64/m128.
 pub fn cmpxchg_wide(ex: &mut Exec, insn: &Instruction) -> R {
-    let half = if insn.mnemonic() == Mnemonic::Cmpxchg16b { 8 } else { 4 };
+    let half = if insn.mnemonic() == Mnemonic::Cmpxchg16b {
+        8
+    } else {
+        4
+    };
     let seg = ex.mem_seg(insn);
     let off = ex.effective_offset(insn);
     if half == 8 && off & 15 != 0 {

@@ -87,7 +87,8 @@ impl<'a> Exec<'a> {
                 let mut bytes = [0u8; 15];
                 let len = insn.len().min(15);
                 let lin = self.s.seg[super::state::CS].base.wrapping_add(start_rip);
-                self.mem.read_bytes(self.mem.a20_mask(lin), &mut bytes[..len]);
+                self.mem
+                    .read_bytes(self.mem.a20_mask(lin), &mut bytes[..len]);
                 obs.before(self.s, insn, &bytes[..len]);
             }
             let result = (d.handler)(self, insn);

@@ -175,7 +175,11 @@ impl Exec<'_> {
         let sr = &self.s.seg[seg];
         let last = offset.wrapping_add(size as u64 - 1);
         if last > sr.limit as u64 || last < offset {
-            return Err(if seg == SS { Fault::ss(0) } else { Fault::gp(0) });
+            return Err(if seg == SS {
+                Fault::ss(0)
+            } else {
+                Fault::gp(0)
+            });
         }
         Ok(sr.base.wrapping_add(offset) & 0xffff_ffff)
     }

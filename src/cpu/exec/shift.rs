@@ -55,12 +55,20 @@ pub fn shift(ex: &mut Exec, insn: &Instruction) -> R {
         }
         Mnemonic::Rol => {
             let k = c % bits;
-            let r = if k == 0 { a } else { ((a << k) | (a >> (bits - k))) & mask };
+            let r = if k == 0 {
+                a
+            } else {
+                ((a << k) | (a >> (bits - k))) & mask
+            };
             (r, r & 1, msb(r) ^ (r & 1), false)
         }
         Mnemonic::Ror => {
             let k = c % bits;
-            let r = if k == 0 { a } else { ((a >> k) | (a << (bits - k))) & mask };
+            let r = if k == 0 {
+                a
+            } else {
+                ((a >> k) | (a << (bits - k))) & mask
+            };
             (r, msb(r), msb(r) ^ ((r >> (bits - 2)) & 1), false)
         }
         Mnemonic::Rcl => {
@@ -68,7 +76,11 @@ pub fn shift(ex: &mut Exec, insn: &Instruction) -> R {
             let k = if bits < 32 { c % (bits + 1) } else { c };
             let v = (cf_in as u128) << bits | wide;
             let full = (1u128 << (bits + 1)) - 1;
-            let v = if k == 0 { v } else { ((v << k) | (v >> (bits + 1 - k))) & full };
+            let v = if k == 0 {
+                v
+            } else {
+                ((v << k) | (v >> (bits + 1 - k))) & full
+            };
             let r = v as u64 & mask;
             let cf = (v >> bits) as u64 & 1;
             (r, cf, msb(r) ^ cf, false)
@@ -78,14 +90,18 @@ pub fn shift(ex: &mut Exec, insn: &Instruction) -> R {
             let k = if bits < 32 { c % (bits + 1) } else { c };
             let v = (cf_in as u128) << bits | wide;
             let full = (1u128 << (bits + 1)) - 1;
-            let v = if k == 0 { v } else { ((v >> k) | (v << (bits + 1 - k))) & full };
+            let v = if k == 0 {
+                v
+            } else {
+                ((v >> k) | (v << (bits + 1 - k))) & full
+            };
             let r = v as u64 & mask;
             let cf = (v >> bits) as u64 & 1;
             (r, cf, msb(r) ^ ((r >> (bits - 2)) & 1), false)
         }
     };
     ex.write_op(insn, 0, r)?;
-    let mut f = cf * CF | of * OF;
+    let mut f = (cf * CF) | (of * OF);
     if arith {
         f |= szp(r, size as u8);
         ex.s.set_arith_flags(ARITH, f);
@@ -125,6 +141,6 @@ pub fn double_shift(ex: &mut Exec, insn: &Instruction) -> R {
     ex.write_op(insn, 0, r)?;
     let of = ((a ^ r) >> (bits - 1)) & 1;
     // AF is undefined; it reads as clear.
-    ex.s.set_arith_flags(ARITH, cf * CF | of * OF | szp(r, size as u8));
+    ex.s.set_arith_flags(ARITH, (cf * CF) | (of * OF) | szp(r, size as u8));
     Ok(())
 }

@@ -42,7 +42,17 @@ pub fn string(ex: &mut Exec, insn: &Instruction) -> R {
     };
     let rep = insn.has_rep_prefix() || insn.has_repne_prefix();
     let mnemonic = insn.mnemonic();
-    let compares = matches!(mnemonic, Mnemonic::Cmpsb | Mnemonic::Cmpsw | Mnemonic::Cmpsd | Mnemonic::Cmpsq | Mnemonic::Scasb | Mnemonic::Scasw | Mnemonic::Scasd | Mnemonic::Scasq);
+    let compares = matches!(
+        mnemonic,
+        Mnemonic::Cmpsb
+            | Mnemonic::Cmpsw
+            | Mnemonic::Cmpsd
+            | Mnemonic::Cmpsq
+            | Mnemonic::Scasb
+            | Mnemonic::Scasw
+            | Mnemonic::Scasd
+            | Mnemonic::Scasq
+    );
     let mut done = 0;
     loop {
         if rep && ex.reg(RCX, asz) == 0 {

@@ -160,7 +160,10 @@ pub fn ud(_ex: &mut Exec, _insn: &Instruction) -> R {
 /// VERR, VERW, LAR, LSL, ARPL): #UD in real and V86 mode.
 pub fn protected_only(ex: &mut Exec, insn: &Instruction) -> R {
     ex.require_protected()?;
-    log::warn!("{:?} in protected mode is not implemented yet", insn.mnemonic());
+    log::warn!(
+        "{:?} in protected mode is not implemented yet",
+        insn.mnemonic()
+    );
     Err(Fault::UD)
 }
 
@@ -176,7 +179,11 @@ pub fn load_descriptor_table(ex: &mut Exec, insn: &Instruction) -> R {
         ex.read_mem(seg, off.wrapping_add(2) & asz, 8)?
     } else {
         let b = ex.read_mem(seg, off.wrapping_add(2) & asz, 4)?;
-        if insn.op_code().operand_size() == 32 { b } else { b & 0x00ff_ffff }
+        if insn.op_code().operand_size() == 32 {
+            b
+        } else {
+            b & 0x00ff_ffff
+        }
     };
     let t = DescriptorTable { base, limit };
     if insn.mnemonic() == Mnemonic::Lgdt {
@@ -199,8 +206,16 @@ pub fn store_descriptor_table(ex: &mut Exec, insn: &Instruction) -> R {
     let off = ex.effective_offset(insn);
     let asz = size_mask(super::operand::addr_size(insn));
     let bits64 = insn.code_size() == iced_x86::CodeSize::Code64;
-    let (base, len) = if bits64 { (t.base, 8) } else { (t.base & 0xffff_ffff, 4) };
-    let base = if !bits64 && insn.op_code().operand_size() != 32 { base & 0x00ff_ffff } else { base };
+    let (base, len) = if bits64 {
+        (t.base, 8)
+    } else {
+        (t.base & 0xffff_ffff, 4)
+    };
+    let base = if !bits64 && insn.op_code().operand_size() != 32 {
+        base & 0x00ff_ffff
+    } else {
+        base
+    };
     ex.check_write(seg, off, 2 + len)?;
     ex.write_mem(seg, off, 2, t.limit as u64)?;
     ex.write_mem(seg, off.wrapping_add(2) & asz, len, base)
