@@ -3,7 +3,8 @@
 
 use super::catalog::{self, Handler};
 use super::fault::Fault;
-use super::state::{CpuState, CS};
+use super::mmu::{self, Access, Tlb};
+use super::state::{rflags, CpuState, CS};
 use crate::mem::GuestMemory;
 use iced_x86::{Code, Decoder, FlowControl, Instruction};
 use std::collections::HashMap;
@@ -71,38 +72,93 @@ impl DecodeCache {
     }
 
     /// The block at CS:RIP, decoding it if needed.
-    pub fn lookup(&mut self, s: &CpuState, mem: &mut GuestMemory) -> Result<Rc<Block>, Fault> {
+    pub fn lookup(
+        &mut self,
+        s: &mut CpuState,
+        mem: &mut GuestMemory,
+        tlb: &mut Tlb,
+    ) -> Result<Rc<Block>, Fault> {
         let bitness = code_bitness(s);
         let ip = s.rip;
         let cs = &s.seg[CS];
         if bitness != 64 && ip > cs.limit as u64 {
             return Err(Fault::gp(0));
         }
-        let linear = cs.base.wrapping_add(ip) & if bitness == 64 { u64::MAX } else { 0xffff_ffff };
-        let phys = mem.a20_mask(linear);
+        let addr_mask = if bitness == 64 { u64::MAX } else { 0xffff_ffff };
+        let linear = cs.base.wrapping_add(ip) & addr_mask;
+        let user =
+            s.protected_mode() && (s.rflags & rflags::VM != 0 || s.seg[CS].selector & 3 == 3);
+        let phys = mmu::translate(s, mem, tlb, linear, Access::fetch(user))?;
         let key = Key { phys, ip, bitness };
         if let Some(b) = self.blocks.get(&key) {
             return Ok(b.clone());
         }
-        let block = Rc::new(decode_block(
-            s,
-            mem,
-            linear,
+        // Bytes of this page, plus the next page's when an instruction
+        // crosses into it (its translation may fault: only an instruction
+        // that needs those bytes may raise that fault).
+        let in_page = (4096 - (linear & 0xfff)) as usize;
+        let mut bytes = vec![0u8; in_page.min(MAX_BLOCK * 16)];
+        let fetch_len = bytes.len();
+        read_phys(mem, phys, &mut bytes);
+        let next_page = if fetch_len == in_page {
+            Some(mmu::translate(
+                s,
+                mem,
+                tlb,
+                linear.wrapping_add(in_page as u64) & addr_mask,
+                Access::fetch(user),
+            ))
+        } else {
+            None
+        };
+        let mut crossing_fault = None;
+        match next_page {
+            Some(Ok(p2)) => {
+                let mut tail = [0u8; MAX_INSN_LEN];
+                read_phys(mem, p2, &mut tail);
+                bytes.extend_from_slice(&tail);
+            }
+            Some(Err(f)) => crossing_fault = Some(f),
+            None => {
+                let mut tail = [0u8; MAX_INSN_LEN];
+                read_phys(mem, phys + fetch_len as u64, &mut tail);
+                bytes.extend_from_slice(&tail);
+            }
+        }
+        let limit_room = if bitness != 64 {
+            Some(s.seg[CS].limit as u64 - ip + 1)
+        } else {
+            None
+        };
+        let block = decode_block(
+            &bytes,
             ip,
             bitness,
             self.decoder_options,
-        ));
-        let last_byte = phys + 4095.min(block_span(&block));
-        for page in [phys >> 12, last_byte >> 12] {
-            mem.code_pages.mark(page << 12);
-            let keys = self.by_page.entry(page).or_default();
-            if !keys.contains(&key) {
-                keys.push(key);
+            fetch_len,
+            limit_room,
+        );
+        if block.insns.is_empty() {
+            if let Some(f) = crossing_fault {
+                return Err(f);
             }
         }
+        let block = Rc::new(block);
+        // A block whose last instruction crosses into the next page depends
+        // on that page's mapping too: do not cache it.
+        if block_span(&block) as usize >= in_page {
+            return Ok(block);
+        }
+        mem.code_pages.mark(phys);
+        self.by_page.entry(phys >> 12).or_default().push(key);
         self.blocks.insert(key, block.clone());
         Ok(block)
     }
+}
+
+/// Copies physical memory (never faults: unmapped reads as all ones).
+fn read_phys(mem: &mut GuestMemory, phys: u64, buf: &mut [u8]) {
+    mem.read_bytes(phys, buf);
 }
 
 fn block_span(b: &Block) -> u64 {
@@ -112,47 +168,30 @@ fn block_span(b: &Block) -> u64 {
     }
 }
 
+/// Decodes instructions starting within `bytes[..starts_before]`.
 fn decode_block(
-    s: &CpuState,
-    mem: &mut GuestMemory,
-    linear: u64,
+    bytes: &[u8],
     ip: u64,
     bitness: u32,
     options: u32,
+    starts_before: usize,
+    limit_room: Option<u64>,
 ) -> Block {
-    // Fetch to the end of this page plus one maximal instruction, but never
-    // past the CS limit: an instruction that would cross it must fault.
-    let to_page_end = 4096 - (linear & 0xfff) as usize;
-    // A block holds at most MAX_BLOCK instructions; 16 bytes each is
-    // plenty for the typical case, and a longer block just ends early.
-    let to_page_end = to_page_end.min(MAX_BLOCK * 16);
-    let mut len = to_page_end + MAX_INSN_LEN;
+    // Never decode past the CS limit: an instruction crossing it must fault.
     let mut limited = false;
-    if bitness != 64 {
-        let room = s.seg[CS].limit as u64 - ip + 1;
-        if room < len as u64 {
-            len = room as usize;
+    let mut bytes = bytes;
+    if let Some(room) = limit_room {
+        if room < bytes.len() as u64 {
+            bytes = &bytes[..room as usize];
             limited = true;
         }
     }
-    let mut bytes = vec![0u8; len];
-    let addr_mask = if bitness == 64 { u64::MAX } else { 0xffff_ffff };
-    let start = mem.a20_mask(linear & addr_mask);
-    if mem.a20_mask(start + len as u64 - 1) == start + len as u64 - 1
-        && start.checked_add(len as u64).is_some()
-    {
-        mem.read_bytes(start, &mut bytes);
-    } else {
-        for (i, b) in bytes.iter_mut().enumerate() {
-            *b = mem.read_u8(mem.a20_mask(linear.wrapping_add(i as u64) & addr_mask));
-        }
-    }
-    let mut decoder = Decoder::with_ip(bitness, &bytes, ip, options);
+    let mut decoder = Decoder::with_ip(bitness, bytes, ip, options);
     let mut insns = Vec::new();
     let mut limit_fault_at_end = false;
     while decoder.can_decode() && insns.len() < MAX_BLOCK {
         let pos = decoder.position();
-        if pos >= to_page_end && !insns.is_empty() {
+        if pos >= starts_before && !insns.is_empty() {
             break;
         }
         let insn = decoder.decode();

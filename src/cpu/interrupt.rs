@@ -33,6 +33,9 @@ fn deliver(ex: &mut Exec, vec: u8, error_code: Option<u32>, kind: EventKind) -> 
     if entry + 3 > ex.s.idtr.limit as u64 {
         return Err(Fault::gp(vec as u32 * 8 + 2));
     }
+    let base = ex.s.idtr.base + entry;
+    let ip = ex.read_linear(base & 0xffff_ffff, 2, false)?;
+    let cs = ex.read_linear((base + 2) & 0xffff_ffff, 2, false)? as u16;
     let start_rsp = ex.s.gpr[RSP];
     let flags = ex.s.flags();
     let pushed = ex
@@ -43,9 +46,6 @@ fn deliver(ex: &mut Exec, vec: u8, error_code: Option<u32>, kind: EventKind) -> 
         ex.s.gpr[RSP] = start_rsp;
         return Err(f);
     }
-    let base = ex.s.idtr.base + entry;
-    let ip = ex.mem.read(ex.mem.a20_mask(base & 0xffff_ffff), 2);
-    let cs = ex.mem.read(ex.mem.a20_mask((base + 2) & 0xffff_ffff), 2) as u16;
     ex.s.set_flags(flags & !(IF | TF | AC | RF));
     let sr = &mut ex.s.seg[CS];
     sr.selector = cs;

@@ -7,6 +7,7 @@ pub mod exec;
 pub mod fault;
 pub mod flags;
 mod interrupt;
+pub mod mmu;
 pub mod state;
 
 use crate::devices::bus::PortBus;
@@ -40,6 +41,7 @@ pub trait Observer {
 
 pub struct Cpu {
     pub state: CpuState,
+    pub tlb: mmu::Tlb,
     cache: DecodeCache,
 }
 
@@ -53,6 +55,7 @@ impl Cpu {
     pub fn new() -> Self {
         Cpu {
             state: CpuState::default(),
+            tlb: mmu::Tlb::default(),
             cache: DecodeCache::default(),
         }
     }
@@ -84,17 +87,17 @@ impl Cpu {
             if self.state.halted {
                 return StopReason::Halted;
             }
-            let block = match self.cache.lookup(&self.state, mem) {
+            let block = match self.cache.lookup(&mut self.state, mem, &mut self.tlb) {
                 Ok(block) => block,
                 Err(fault) => {
-                    let mut ex = Exec::new(&mut self.state, mem, io);
+                    let mut ex = Exec::new(&mut self.state, mem, io, &mut self.tlb);
                     if let Err(stop) = interrupt::deliver_fault(&mut ex, fault) {
                         return stop;
                     }
                     continue;
                 }
             };
-            let mut ex = Exec::new(&mut self.state, mem, io);
+            let mut ex = Exec::new(&mut self.state, mem, io, &mut self.tlb);
             let reason = match observer {
                 Some(ref mut o) => ex.run_block(&block, end, Some(&mut **o)),
                 None => ex.run_block(&block, end, None),

@@ -30,6 +30,7 @@ pub(crate) use system::*;
 use super::decode_cache::Block;
 use super::fault::Fault;
 use super::interrupt;
+use super::mmu::Tlb;
 use super::state::{CpuState, RSP};
 use super::{Observer, StopReason};
 use crate::devices::bus::PortBus;
@@ -41,6 +42,7 @@ pub struct Exec<'a> {
     pub s: &'a mut CpuState,
     pub mem: &'a mut GuestMemory,
     pub io: &'a mut PortBus,
+    pub tlb: &'a mut Tlb,
     /// RIP of the next sequential instruction; branches overwrite it.
     pub next_rip: u64,
     /// Set by handlers after which the run loop must look at the machine
@@ -49,11 +51,17 @@ pub struct Exec<'a> {
 }
 
 impl<'a> Exec<'a> {
-    pub fn new(s: &'a mut CpuState, mem: &'a mut GuestMemory, io: &'a mut PortBus) -> Self {
+    pub fn new(
+        s: &'a mut CpuState,
+        mem: &'a mut GuestMemory,
+        io: &'a mut PortBus,
+        tlb: &'a mut Tlb,
+    ) -> Self {
         Exec {
             s,
             mem,
             io,
+            tlb,
             next_rip: 0,
             yield_now: false,
         }
@@ -87,8 +95,11 @@ impl<'a> Exec<'a> {
                 let mut bytes = [0u8; 15];
                 let len = insn.len().min(15);
                 let lin = self.s.seg[super::state::CS].base.wrapping_add(start_rip);
-                self.mem
-                    .read_bytes(self.mem.a20_mask(lin), &mut bytes[..len]);
+                for (i, b) in bytes[..len].iter_mut().enumerate() {
+                    *b = self
+                        .read_linear(lin.wrapping_add(i as u64), 1, false)
+                        .unwrap_or(0) as u8;
+                }
                 obs.before(self.s, insn, &bytes[..len]);
             }
             let result = (d.handler)(self, insn);

@@ -4,6 +4,7 @@
 
 use super::Exec;
 use crate::cpu::fault::Fault;
+use crate::cpu::mmu::{self, Access};
 use crate::cpu::state::{CS, RSP, SS};
 use iced_x86::{Instruction, OpKind, Register};
 
@@ -184,23 +185,91 @@ impl Exec<'_> {
         Ok(sr.base.wrapping_add(offset) & 0xffff_ffff)
     }
 
+    /// Whether memory accesses are user-mode accesses for paging.
+    #[inline]
+    pub fn user_access(&self) -> bool {
+        self.cpl() == 3
+    }
+
+    /// Physical address of `linear` for `access`.
+    #[inline]
+    pub fn translate(&mut self, linear: u64, access: Access) -> Result<u64, Fault> {
+        mmu::translate(self.s, self.mem, self.tlb, linear, access)
+    }
+
+    /// Reads `size` bytes at a linear address. An access that straddles two
+    /// pages translates both before touching either.
+    pub fn read_linear(&mut self, linear: u64, size: u32, user: bool) -> Result<u64, Fault> {
+        let access = Access::read(user);
+        let first = self.translate(linear, access)?;
+        if (linear & 0xfff) + size as u64 <= 0x1000 {
+            return Ok(self.mem.read(first, size));
+        }
+        let split = 0x1000 - (linear & 0xfff);
+        let second = self.translate(linear.wrapping_add(split), access)?;
+        let mut v = 0u64;
+        for i in 0..size as u64 {
+            let p = if i < split {
+                first + i
+            } else {
+                second + (i - split)
+            };
+            v |= (self.mem.read_u8(p) as u64) << (8 * i);
+        }
+        Ok(v)
+    }
+
+    /// Writes `size` bytes at a linear address (both pages checked first).
+    pub fn write_linear(
+        &mut self,
+        linear: u64,
+        size: u32,
+        v: u64,
+        user: bool,
+    ) -> Result<(), Fault> {
+        let access = Access::write(user);
+        let first = self.translate(linear, access)?;
+        if (linear & 0xfff) + size as u64 <= 0x1000 {
+            self.mem.write(first, size, v);
+            return Ok(());
+        }
+        let split = 0x1000 - (linear & 0xfff);
+        let second = self.translate(linear.wrapping_add(split), access)?;
+        for i in 0..size as u64 {
+            let p = if i < split {
+                first + i
+            } else {
+                second + (i - split)
+            };
+            self.mem.write_u8(p, (v >> (8 * i)) as u8);
+        }
+        Ok(())
+    }
+
     /// Reads `size` bytes at `seg:offset`.
     pub fn read_mem(&mut self, seg: usize, offset: u64, size: u32) -> Result<u64, Fault> {
         let lin = self.linear(seg, offset, size)?;
-        Ok(self.mem.read(self.mem.a20_mask(lin), size))
+        let user = self.user_access();
+        self.read_linear(lin, size, user)
     }
 
     /// Writes `size` bytes at `seg:offset`.
     pub fn write_mem(&mut self, seg: usize, offset: u64, size: u32, v: u64) -> Result<(), Fault> {
         let lin = self.linear(seg, offset, size)?;
-        self.mem.write(self.mem.a20_mask(lin), size, v);
-        Ok(())
+        let user = self.user_access();
+        self.write_linear(lin, size, v, user)
     }
 
     /// Checks that `size` bytes at `seg:offset` may be written, without
     /// writing (for instructions that must not fault half-way).
-    pub fn check_write(&self, seg: usize, offset: u64, size: u32) -> Result<(), Fault> {
-        self.linear(seg, offset, size).map(|_| ())
+    pub fn check_write(&mut self, seg: usize, offset: u64, size: u32) -> Result<(), Fault> {
+        let lin = self.linear(seg, offset, size)?;
+        let access = Access::write(self.user_access());
+        self.translate(lin, access)?;
+        if (lin & 0xfff) + size as u64 > 0x1000 {
+            self.translate((lin | 0xfff).wrapping_add(1), access)?;
+        }
+        Ok(())
     }
 
     /// Size in bytes of operand `n`.
