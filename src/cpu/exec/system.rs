@@ -9,7 +9,7 @@ use crate::cpu::fault::Fault;
 use crate::cpu::state::cr0;
 use crate::cpu::state::rflags::{AC, CF, DF, IF, IOPL, VM};
 use crate::cpu::state::{DescriptorTable, RAX, RBX, RCX, RDX};
-use iced_x86::{Instruction, Mnemonic, OpKind, Register};
+use iced_x86::{Instruction, Mnemonic, OpKind};
 
 type R = Result<(), Fault>;
 
@@ -119,17 +119,11 @@ pub fn cpuid_insn(ex: &mut Exec, _insn: &Instruction) -> R {
     Ok(())
 }
 
-/// The time-stamp counter: the TSC offset plus retired instructions, until
-/// the machine's virtual clock drives it.
-fn tsc(ex: &Exec) -> u64 {
-    ex.s.tsc.wrapping_add(ex.s.icount)
-}
-
 pub fn rdtsc(ex: &mut Exec, _insn: &Instruction) -> R {
     if ex.s.cr4 & (1 << 2) != 0 && ex.cpl() != 0 {
         return Err(Fault::gp(0));
     }
-    let t = tsc(ex);
+    let t = super::msr::tsc(ex);
     ex.set_reg(RAX, 4, t & 0xffff_ffff);
     ex.set_reg(RDX, 4, t >> 32);
     Ok(())
@@ -219,204 +213,4 @@ pub fn store_descriptor_table(ex: &mut Exec, insn: &Instruction) -> R {
     ex.check_write(seg, off, 2 + len)?;
     ex.write_mem(seg, off, 2, t.limit as u64)?;
     ex.write_mem(seg, off.wrapping_add(2) & asz, len, base)
-}
-
-pub fn smsw(ex: &mut Exec, insn: &Instruction) -> R {
-    let v = ex.s.cr0;
-    let size = ex.op_size(insn, 0);
-    ex.write_op(insn, 0, v & size_mask(size))
-}
-
-/// LMSW: loads PE, MP, EM and TS; it can set PE but never clear it.
-pub fn lmsw(ex: &mut Exec, insn: &Instruction) -> R {
-    ex.require_cpl0()?;
-    let v = ex.read_op(insn, 0)? & 0xf;
-    let old = ex.s.cr0;
-    ex.s.cr0 = (old & !0xe) | (v & 0xe) | ((old | v) & cr0::PE);
-    ex.yield_now = true;
-    Ok(())
-}
-
-pub fn clts(ex: &mut Exec, _insn: &Instruction) -> R {
-    ex.require_cpl0()?;
-    ex.s.cr0 &= !cr0::TS;
-    Ok(())
-}
-
-fn cr_index(r: Register) -> Option<usize> {
-    match r {
-        Register::CR0 => Some(0),
-        Register::CR2 => Some(2),
-        Register::CR3 => Some(3),
-        Register::CR4 => Some(4),
-        Register::CR8 => Some(8),
-        _ => None,
-    }
-}
-
-/// MOV to/from CR0, CR2, CR3, CR4, CR8.
-pub fn mov_cr(ex: &mut Exec, insn: &Instruction) -> R {
-    ex.require_cpl0()?;
-    let to_cr = insn.op_register(0).is_cr();
-    let (cr, gpr) = if to_cr {
-        (insn.op_register(0), insn.op_register(1))
-    } else {
-        (insn.op_register(1), insn.op_register(0))
-    };
-    let idx = cr_index(cr).ok_or(Fault::UD)?;
-    if !to_cr {
-        let v = match idx {
-            0 => ex.s.cr0,
-            2 => ex.s.cr2,
-            3 => ex.s.cr3,
-            4 => ex.s.cr4,
-            _ => ex.s.cr8,
-        };
-        ex.set_gpr(gpr, v);
-        return Ok(());
-    }
-    let v = ex.gpr(gpr);
-    match idx {
-        0 => {
-            // High reserved bits, PG without PE, NW without CD: #GP(0); the
-            // low reserved bits are ignored (SDM vol. 3, 2.5).
-            let writable = 0xe005_003f_u64;
-            if v >> 32 != 0
-                || (v & cr0::PG != 0 && v & cr0::PE == 0)
-                || (v & cr0::NW != 0 && v & cr0::CD == 0)
-            {
-                return Err(Fault::gp(0));
-            }
-            ex.s.cr0 = (v & writable) | cr0::ET;
-        }
-        2 => ex.s.cr2 = v,
-        3 => ex.s.cr3 = v,
-        4 => {
-            // No CR4 features are implemented yet: every bit is reserved.
-            if v != 0 {
-                return Err(Fault::gp(0));
-            }
-            ex.s.cr4 = v;
-        }
-        _ => {
-            if v > 15 {
-                return Err(Fault::gp(0));
-            }
-            ex.s.cr8 = v;
-        }
-    }
-    ex.yield_now = true;
-    Ok(())
-}
-
-/// MOV to/from DR0-DR7 (DR4/DR5 alias DR6/DR7 while CR4.DE is clear).
-pub fn mov_dr(ex: &mut Exec, insn: &Instruction) -> R {
-    ex.require_cpl0()?;
-    let to_dr = insn.op_register(0).is_dr();
-    let (dr, gpr) = if to_dr {
-        (insn.op_register(0), insn.op_register(1))
-    } else {
-        (insn.op_register(1), insn.op_register(0))
-    };
-    let mut idx = (dr as u32 - Register::DR0 as u32) as usize;
-    if idx == 4 || idx == 5 {
-        if ex.s.cr4 & (1 << 3) != 0 {
-            return Err(Fault::UD);
-        }
-        idx += 2;
-    }
-    if idx > 7 {
-        return Err(Fault::UD);
-    }
-    if to_dr {
-        let v = ex.gpr(gpr);
-        ex.s.dr[idx] = match idx {
-            6 => (v & 0xe00f) | 0xffff_0ff0,
-            7 => (v & 0xffff_2bff) | 0x400,
-            _ => v,
-        };
-    } else {
-        let v = ex.s.dr[idx];
-        ex.set_gpr(gpr, v);
-    }
-    Ok(())
-}
-
-/// INVD, WBINVD, INVLPG: no caches are modelled; the soft TLB flushes
-/// itself on any paging change once paging exists.
-pub fn cache_control(ex: &mut Exec, _insn: &Instruction) -> R {
-    ex.require_cpl0()
-}
-
-mod msr {
-    pub const TSC: u32 = 0x10;
-    pub const APIC_BASE: u32 = 0x1b;
-    pub const SYSENTER_CS: u32 = 0x174;
-    pub const SYSENTER_ESP: u32 = 0x175;
-    pub const SYSENTER_EIP: u32 = 0x176;
-    pub const PAT: u32 = 0x277;
-    pub const EFER: u32 = 0xc000_0080;
-    pub const STAR: u32 = 0xc000_0081;
-    pub const LSTAR: u32 = 0xc000_0082;
-    pub const CSTAR: u32 = 0xc000_0083;
-    pub const SFMASK: u32 = 0xc000_0084;
-    pub const FS_BASE: u32 = 0xc000_0100;
-    pub const GS_BASE: u32 = 0xc000_0101;
-    pub const KERNEL_GS_BASE: u32 = 0xc000_0102;
-    pub const TSC_AUX: u32 = 0xc000_0103;
-}
-
-pub fn rdmsr(ex: &mut Exec, _insn: &Instruction) -> R {
-    ex.require_cpl0()?;
-    let m = &ex.s.msr;
-    let v = match ex.reg(RCX, 4) as u32 {
-        msr::TSC => tsc(ex),
-        msr::APIC_BASE => m.apic_base,
-        msr::SYSENTER_CS => m.sysenter_cs,
-        msr::SYSENTER_ESP => m.sysenter_esp,
-        msr::SYSENTER_EIP => m.sysenter_eip,
-        msr::PAT => m.pat,
-        msr::EFER => m.efer,
-        msr::STAR => m.star,
-        msr::LSTAR => m.lstar,
-        msr::CSTAR => m.cstar,
-        msr::SFMASK => m.sfmask,
-        msr::FS_BASE => ex.s.seg[crate::cpu::state::FS].base,
-        msr::GS_BASE => ex.s.seg[crate::cpu::state::GS].base,
-        msr::KERNEL_GS_BASE => m.kernel_gs_base,
-        msr::TSC_AUX => m.tsc_aux,
-        _ => return Err(Fault::gp(0)),
-    };
-    ex.set_reg(RAX, 4, v & 0xffff_ffff);
-    ex.set_reg(RDX, 4, v >> 32);
-    Ok(())
-}
-
-pub fn wrmsr(ex: &mut Exec, _insn: &Instruction) -> R {
-    ex.require_cpl0()?;
-    let v = (ex.reg(RDX, 4) << 32) | ex.reg(RAX, 4);
-    let index = ex.reg(RCX, 4) as u32;
-    let icount = ex.s.icount;
-    let m = &mut ex.s.msr;
-    match index {
-        msr::TSC => ex.s.tsc = v.wrapping_sub(icount),
-        msr::APIC_BASE => m.apic_base = v & 0xf_ffff_fd00 | 0x100,
-        msr::SYSENTER_CS => m.sysenter_cs = v & 0xffff_ffff,
-        msr::SYSENTER_ESP => m.sysenter_esp = v,
-        msr::SYSENTER_EIP => m.sysenter_eip = v,
-        msr::PAT => m.pat = v,
-        // No EFER feature is implemented yet: only SCE-free zero is valid.
-        msr::EFER if v != 0 => return Err(Fault::gp(0)),
-        msr::EFER => m.efer = v,
-        msr::STAR => m.star = v,
-        msr::LSTAR => m.lstar = v,
-        msr::CSTAR => m.cstar = v,
-        msr::SFMASK => m.sfmask = v,
-        msr::FS_BASE => ex.s.seg[crate::cpu::state::FS].base = v,
-        msr::GS_BASE => ex.s.seg[crate::cpu::state::GS].base = v,
-        msr::KERNEL_GS_BASE => m.kernel_gs_base = v,
-        msr::TSC_AUX => m.tsc_aux = v & 0xffff_ffff,
-        _ => return Err(Fault::gp(0)),
-    }
-    Ok(())
 }
