@@ -59,6 +59,19 @@ impl Fault {
         Fault::with_code(vector::SS, code)
     }
 
+    pub const fn np(code: u32) -> Self {
+        Fault::with_code(vector::NP, code)
+    }
+
+    pub const fn ts(code: u32) -> Self {
+        Fault::with_code(vector::TS, code)
+    }
+
+    /// A selector error code: the selector's index and TI bit.
+    pub const fn sel(selector: u16) -> u32 {
+        (selector & 0xfffc) as u32
+    }
+
     /// Whether the vector is a contributory exception (SDM table 6-5).
     pub fn contributory(&self) -> bool {
         matches!(self.vector, 0 | 10 | 11 | 12 | 13)

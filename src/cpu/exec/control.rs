@@ -164,22 +164,13 @@ pub fn jmp_far(ex: &mut Exec, insn: &Instruction) -> R {
 
 pub fn call_far(ex: &mut Exec, insn: &Instruction) -> R {
     let (sel, off, size) = far_target(ex, insn)?;
-    let (old_cs, ret) = (ex.cs(), ex.next_rip);
-    ex.push(size, old_cs as u64)?;
-    ex.push(size, ret)?;
-    ex.far_jump(sel, off)
+    ex.far_call(sel, off, size)
 }
 
 pub fn ret_far(ex: &mut Exec, insn: &Instruction) -> R {
     let size = stack_op_size(insn);
-    let off = ex.peek_stack(0, size)?;
-    let sel = ex.peek_stack(size as u64, size)? as u16;
-    ex.far_return(sel, off, size)?;
-    ex.release_stack(2 * size as u64);
-    if insn.op_count() == 1 {
-        ex.release_stack(insn.immediate(0) & 0xffff);
-    }
-    Ok(())
+    let imm = if insn.op_count() == 1 { insn.immediate(0) & 0xffff } else { 0 };
+    ex.far_return(size, imm)
 }
 
 pub fn int(ex: &mut Exec, insn: &Instruction) -> R {

@@ -7,6 +7,8 @@ mod bits;
 mod control;
 mod control_regs;
 mod data;
+pub mod descriptor;
+pub mod far_transfer;
 mod logic;
 mod msr;
 mod muldiv;
@@ -16,6 +18,7 @@ mod shift;
 mod stack;
 mod string;
 mod system;
+pub mod task;
 
 pub(crate) use arith::*;
 pub(crate) use bcd::*;

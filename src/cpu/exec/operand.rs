@@ -5,7 +5,7 @@
 use super::Exec;
 use crate::cpu::fault::Fault;
 use crate::cpu::mmu::{self, Access};
-use crate::cpu::state::{CS, RSP, SS};
+use crate::cpu::state::{Segment, CS, FS, GS, RSP, SS};
 use iced_x86::{Instruction, OpKind, Register};
 
 /// Where a general-purpose register operand lives in `CpuState::gpr`.
@@ -170,17 +170,57 @@ impl Exec<'_> {
     }
 
     /// Linear address of `size` bytes at `seg:offset`, after the segment's
-    /// limit check (#SS for the stack segment, #GP otherwise).
+    /// type and limit checks (#SS(0) for the stack segment, #GP(0) else).
     #[inline]
-    pub fn linear(&self, seg: usize, offset: u64, size: u32) -> Result<u64, Fault> {
-        let sr = &self.s.seg[seg];
+    pub fn linear(&self, seg: usize, offset: u64, size: u32, write: bool) -> Result<u64, Fault> {
+        let fault = if seg == SS { Fault::ss(0) } else { Fault::gp(0) };
+        let sr = self.s.seg[seg];
+        self.segment_linear(&sr, seg, offset, size, write, fault)
+    }
+
+    /// `linear` for an explicit segment cache (stacks not loaded yet).
+    pub fn segment_linear(
+        &self,
+        sr: &Segment,
+        seg: usize,
+        offset: u64,
+        size: u32,
+        write: bool,
+        fault: Fault,
+    ) -> Result<u64, Fault> {
+        if super::super::decode_cache::code_bitness(self.s) == 64 {
+            // 64-bit mode: no limits; only FS and GS keep a base.
+            let base = if seg == FS || seg == GS { sr.base } else { 0 };
+            let lin = base.wrapping_add(offset);
+            let last = lin.wrapping_add(size as u64 - 1);
+            if !canonical(lin) || !canonical(last) {
+                return Err(fault);
+            }
+            return Ok(lin);
+        }
+        let attr = sr.attr;
+        if self.descriptors_apply() {
+            let code = attr & 0x08 != 0;
+            let ok = attr & 0x80 != 0
+                && if write {
+                    !code && attr & 0x02 != 0
+                } else {
+                    !code || attr & 0x02 != 0
+                };
+            if !ok {
+                return Err(fault);
+            }
+        }
         let last = offset.wrapping_add(size as u64 - 1);
-        if last > sr.limit as u64 || last < offset {
-            return Err(if seg == SS {
-                Fault::ss(0)
-            } else {
-                Fault::gp(0)
-            });
+        let expand_down = attr & 0x0c == 0x04 && attr & 0x10 != 0;
+        let in_limit = if expand_down {
+            let upper = if sr.big() { 0xffff_ffff } else { 0xffff };
+            offset > sr.limit as u64 && last <= upper && last >= offset
+        } else {
+            last <= sr.limit as u64 && last >= offset
+        };
+        if !in_limit {
+            return Err(fault);
         }
         Ok(sr.base.wrapping_add(offset) & 0xffff_ffff)
     }
@@ -248,14 +288,14 @@ impl Exec<'_> {
 
     /// Reads `size` bytes at `seg:offset`.
     pub fn read_mem(&mut self, seg: usize, offset: u64, size: u32) -> Result<u64, Fault> {
-        let lin = self.linear(seg, offset, size)?;
+        let lin = self.linear(seg, offset, size, false)?;
         let user = self.user_access();
         self.read_linear(lin, size, user)
     }
 
     /// Writes `size` bytes at `seg:offset`.
     pub fn write_mem(&mut self, seg: usize, offset: u64, size: u32, v: u64) -> Result<(), Fault> {
-        let lin = self.linear(seg, offset, size)?;
+        let lin = self.linear(seg, offset, size, true)?;
         let user = self.user_access();
         self.write_linear(lin, size, v, user)
     }
@@ -263,7 +303,7 @@ impl Exec<'_> {
     /// Checks that `size` bytes at `seg:offset` may be written, without
     /// writing (for instructions that must not fault half-way).
     pub fn check_write(&mut self, seg: usize, offset: u64, size: u32) -> Result<(), Fault> {
-        let lin = self.linear(seg, offset, size)?;
+        let lin = self.linear(seg, offset, size, true)?;
         let access = Access::write(self.user_access());
         self.translate(lin, access)?;
         if (lin & 0xfff) + size as u64 > 0x1000 {
@@ -397,4 +437,10 @@ mod tests {
         assert_eq!(sext(0x7fff, 2), 0x7fff);
         assert_eq!(sext(0xffff_ffff, 4), -1);
     }
+}
+
+/// A 48-bit canonical address: bits 63..47 all equal.
+#[inline]
+pub fn canonical(addr: u64) -> bool {
+    ((addr as i64) << 16 >> 16) as u64 == addr
 }

@@ -3,7 +3,7 @@
 use super::operand::{seg_index, size_mask};
 use super::Exec;
 use crate::cpu::fault::Fault;
-use crate::cpu::state::rflags::{self, IF, IOPL, RF, VIF, VIP, VM};
+use crate::cpu::state::rflags::{IOPL, RF, VM};
 use crate::cpu::state::{RBP, RSP, SS};
 use iced_x86::{Instruction, OpKind};
 
@@ -76,24 +76,15 @@ pub fn pushf(ex: &mut Exec, insn: &Instruction) -> R {
 pub fn popf(ex: &mut Exec, insn: &Instruction) -> R {
     let size = stack_op_size(insn);
     let old = ex.s.flags();
-    let vm = old & VM != 0;
-    let iopl = ((old & IOPL) >> 12) as u8;
-    if vm && iopl < 3 {
+    // In V86 mode POPF is IOPL-sensitive.
+    if old & VM != 0 && old & IOPL != IOPL {
         return Err(Fault::gp(0));
     }
     let v = ex.pop(size)?;
     let cpl = ex.cpl();
-    let mut writable = rflags::WRITABLE & !(VM | RF | VIP | VIF) & size_mask(size);
-    if ex.s.protected_mode() && cpl > 0 {
-        writable &= !IOPL;
-    }
-    if ex.s.protected_mode() && cpl > iopl as u32 && !vm {
-        writable &= !IF;
-    }
-    if vm {
-        writable &= !IOPL;
-    }
-    ex.s.set_flags((old & !writable) | (v & writable));
+    crate::cpu::interrupt::apply_popped_flags(ex, v, size, cpl);
+    // POPF always clears RF (unlike IRET, which loads it).
+    ex.s.rflags &= !RF;
     ex.yield_now = true;
     Ok(())
 }
