@@ -213,9 +213,16 @@ fn entry_for(code: Code) -> Entry {
         M::Invd | M::Wbinvd | M::Invlpg => (x::cache_control, false),
         M::Rdmsr => (x::rdmsr, false),
         M::Wrmsr => (x::wrmsr, false),
-        M::Sldt | M::Str | M::Lldt | M::Ltr | M::Verr | M::Verw | M::Lar | M::Lsl | M::Arpl => {
-            (x::protected_only, false)
-        }
+        M::Sldt | M::Str => (x::store_task_register, false),
+        M::Lldt => (x::lldt, false),
+        M::Ltr => (x::ltr, false),
+        M::Lar | M::Lsl => (x::load_access, false),
+        M::Verr | M::Verw => (x::verify, false),
+        M::Arpl => (x::arpl, false),
+        M::Sysenter => (x::sysenter, false),
+        M::Sysexit => (x::sysexit, false),
+        M::Syscall => (x::syscall, false),
+        M::Sysret => (x::sysret, false),
         _ if is_x87(code) => (x::x87_escape, false),
         _ => (x::undefined, false),
     };

@@ -180,6 +180,11 @@ fn deliver_protected(ex: &mut Exec, vec: u8, error_code: Option<u32>, kind: Even
     Ok(())
 }
 
+/// Fault-class exceptions (the rest are traps or aborts).
+fn is_fault_class(vec: u8) -> bool {
+    matches!(vec, 0 | 5 | 6 | 7 | 10..=14 | 16 | 17 | 19 | 20)
+}
+
 /// Whether an exception pushes an error code (SDM vol. 3, table 6-1).
 fn has_error_code(vec: u8) -> bool {
     matches!(vec, 8 | 10..=14 | 17 | 21)
@@ -198,6 +203,12 @@ pub fn raise(ex: &mut Exec, vec: u8, error_code: Option<u32>, kind: EventKind) -
 /// back, escalating to #DF and to shutdown as SDM vol. 3, 6.15 (table 6-5)
 /// says.
 pub fn deliver_fault(ex: &mut Exec, fault: Fault) -> Result<(), StopReason> {
+    // Faults push RF = 1 so that IRET restarts the instruction without a
+    // repeated instruction breakpoint (SDM vol. 3, 17.3.1.1); #DB sets its
+    // own rules (instruction breakpoints are restarted the same way).
+    if is_fault_class(fault.vector) {
+        ex.s.rflags |= RF;
+    }
     let mut current = fault;
     for _ in 0..4 {
         let code = if has_error_code(current.vector) {

@@ -7,12 +7,15 @@ mod bits;
 mod control;
 mod control_regs;
 mod data;
+mod debug;
 pub mod descriptor;
 pub mod far_transfer;
+mod fast_syscall;
 mod logic;
 mod msr;
 mod muldiv;
 pub mod operand;
+mod protected;
 mod segments;
 mod shift;
 mod stack;
@@ -26,16 +29,19 @@ pub(crate) use bits::*;
 pub(crate) use control::*;
 pub(crate) use control_regs::*;
 pub(crate) use data::*;
+pub(crate) use fast_syscall::*;
 pub(crate) use logic::*;
 pub(crate) use msr::*;
 pub(crate) use muldiv::*;
+pub(crate) use protected::*;
 pub(crate) use shift::*;
 pub(crate) use stack::*;
 pub(crate) use string::*;
 pub(crate) use system::*;
 
 use super::decode_cache::Block;
-use super::fault::Fault;
+use super::fault::{vector, Fault};
+use super::state::rflags::{RF, TF};
 use super::interrupt;
 use super::mmu::Tlb;
 use super::state::{CpuState, RSP};
@@ -55,6 +61,8 @@ pub struct Exec<'a> {
     /// Set by handlers after which the run loop must look at the machine
     /// (halt, port I/O, mode changes): the block ends there.
     pub yield_now: bool,
+    /// DR6 B0-B3 bits of data breakpoints the current instruction hit.
+    pub pending_db: u64,
 }
 
 impl<'a> Exec<'a> {
@@ -71,6 +79,7 @@ impl<'a> Exec<'a> {
             tlb,
             next_rip: 0,
             yield_now: false,
+            pending_db: 0,
         }
     }
 
@@ -109,13 +118,31 @@ impl<'a> Exec<'a> {
                 }
                 obs.before(self.s, insn, &bytes[..len]);
             }
-            let result = (d.handler)(self, insn);
+            let flags_at_start = self.s.rflags;
+            let result = if self.breakpoints_enabled() {
+                self.pending_db = 0;
+                let hits = if flags_at_start & RF == 0 { self.instruction_breakpoints() } else { 0 };
+                if hits != 0 {
+                    // An instruction breakpoint is a fault before execution.
+                    self.s.dr[6] = (self.s.dr[6] & !0xf) | hits;
+                    Err(Fault::new(vector::DB))
+                } else {
+                    (d.handler)(self, insn)
+                }
+            } else {
+                (d.handler)(self, insn)
+            };
             match result {
                 Ok(()) => {
                     self.s.rip = self.next_rip;
                     self.s.icount += 1;
                     if let Some(obs) = observer.as_mut() {
                         obs.after(self.s, None);
+                    }
+                    if flags_at_start & (TF | RF) != 0 || self.pending_db != 0 {
+                        if let Some(stop) = self.after_debug_checks(insn, flags_at_start) {
+                            return stop;
+                        }
                     }
                 }
                 Err(fault) => {
@@ -150,6 +177,32 @@ impl<'a> Exec<'a> {
             }
         }
         None
+    }
+}
+
+impl Exec<'_> {
+    /// RF is cleared by every completed instruction but IRET; TF set at the
+    /// start of an instruction (other than a software interrupt, which
+    /// clears it for its handler) and data breakpoints raise a #DB trap.
+    /// Returns `Some` when the run loop must stop or the block must end.
+    fn after_debug_checks(&mut self, insn: &Instruction, flags_at_start: u64) -> Option<Option<StopReason>> {
+        use iced_x86::Mnemonic::*;
+        let mnemonic = insn.mnemonic();
+        if !matches!(mnemonic, Iret | Iretd | Iretq) {
+            self.s.rflags &= !RF;
+        }
+        let single_step = flags_at_start & TF != 0 && !matches!(mnemonic, Int | Int3 | Into | Int1);
+        let hits = std::mem::take(&mut self.pending_db);
+        if !single_step && hits == 0 {
+            return None;
+        }
+        let mut dr6 = (self.s.dr[6] & !0xf) | hits;
+        if single_step {
+            dr6 |= debug::DR6_BS;
+        }
+        self.s.dr[6] = dr6;
+        // A trap: the return address is the next instruction (s.rip now).
+        Some(interrupt::deliver_fault(self, Fault::new(vector::DB)).err())
     }
 }
 

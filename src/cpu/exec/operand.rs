@@ -240,6 +240,7 @@ impl Exec<'_> {
     /// Reads `size` bytes at a linear address. An access that straddles two
     /// pages translates both before touching either.
     pub fn read_linear(&mut self, linear: u64, size: u32, user: bool) -> Result<u64, Fault> {
+        self.note_data_access(linear, size, false);
         let access = Access::read(user);
         let first = self.translate(linear, access)?;
         if (linear & 0xfff) + size as u64 <= 0x1000 {

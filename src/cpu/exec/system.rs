@@ -7,7 +7,7 @@ use super::Exec;
 use crate::cpu::cpuid::cpuid;
 use crate::cpu::fault::Fault;
 use crate::cpu::state::cr0;
-use crate::cpu::state::rflags::{AC, CF, DF, IF, IOPL, VM};
+use crate::cpu::state::rflags::{AC, CF, DF, IF, IOPL};
 use crate::cpu::state::{DescriptorTable, RAX, RBX, RCX, RDX};
 use iced_x86::{Instruction, Mnemonic, OpKind};
 
@@ -26,24 +26,6 @@ impl Exec<'_> {
         ((self.s.rflags & IOPL) >> 12) as u32
     }
 
-    /// I/O privilege check for IN/OUT/INS/OUTS. The TSS permission bitmap
-    /// consult comes with the protected-mode work; until then a guest
-    /// without I/O privilege is refused.
-    pub fn check_io(&self, _port: u16, _size: u32) -> R {
-        if self.s.protected_mode() && (self.cpl() > self.iopl() || self.s.rflags & VM != 0) {
-            return Err(Fault::gp(0));
-        }
-        Ok(())
-    }
-
-    /// #UD outside protected mode (and in V86 mode) for the instructions
-    /// that only exist there.
-    fn require_protected(&self) -> R {
-        if !self.s.protected_mode() || self.s.rflags & VM != 0 {
-            return Err(Fault::UD);
-        }
-        Ok(())
-    }
 }
 
 pub fn hlt(ex: &mut Exec, _insn: &Instruction) -> R {
@@ -147,17 +129,6 @@ pub fn x87_escape(ex: &mut Exec, insn: &Instruction) -> R {
 }
 
 pub fn ud(_ex: &mut Exec, _insn: &Instruction) -> R {
-    Err(Fault::UD)
-}
-
-/// Instructions that exist only in protected mode (SLDT, STR, LLDT, LTR,
-/// VERR, VERW, LAR, LSL, ARPL): #UD in real and V86 mode.
-pub fn protected_only(ex: &mut Exec, insn: &Instruction) -> R {
-    ex.require_protected()?;
-    log::warn!(
-        "{:?} in protected mode is not implemented yet",
-        insn.mnemonic()
-    );
     Err(Fault::UD)
 }
 
