@@ -31,7 +31,10 @@ fn deliver(ex: &mut Exec, vec: u8, error_code: Option<u32>, kind: EventKind) -> 
     };
     let start_rsp = ex.s.gpr[RSP];
     let start_ss = ex.s.seg[SS];
-    let result = if ex.s.protected_mode() {
+    let result = if ex.long_mode() {
+        let ext = (kind == EventKind::Exception) as u32;
+        ex.deliver_long(vec, error_code, kind == EventKind::Software, ext, ret)
+    } else if ex.s.protected_mode() {
         deliver_protected(ex, vec, error_code, kind, ret)
     } else {
         deliver_real(ex, vec, ret)
@@ -72,7 +75,13 @@ fn deliver_real(ex: &mut Exec, vec: u8, ret: u64) -> Result<(), Fault> {
 
 /// Protected mode (SDM vol. 3, 6.12): through an interrupt, trap or task
 /// gate, switching to the TSS stack when entering a more privileged level.
-fn deliver_protected(ex: &mut Exec, vec: u8, error_code: Option<u32>, kind: EventKind, ret: u64) -> Result<(), Fault> {
+fn deliver_protected(
+    ex: &mut Exec,
+    vec: u8,
+    error_code: Option<u32>,
+    kind: EventKind,
+    ret: u64,
+) -> Result<(), Fault> {
     let ext = (kind == EventKind::Exception) as u32;
     let idt_err = vec as u32 * 8 + 2 + ext;
     if vec as u64 * 8 + 7 > ex.s.idtr.limit as u64 {
@@ -82,7 +91,11 @@ fn deliver_protected(ex: &mut Exec, vec: u8, error_code: Option<u32>, kind: Even
     let kind_ok = !gate.is_segment()
         && matches!(
             gate.kind(),
-            st::INTERRUPT_GATE16 | st::INTERRUPT_GATE32 | st::TRAP_GATE16 | st::TRAP_GATE32 | st::TASK_GATE
+            st::INTERRUPT_GATE16
+                | st::INTERRUPT_GATE32
+                | st::TRAP_GATE16
+                | st::TRAP_GATE32
+                | st::TASK_GATE
         );
     if !kind_ok {
         return Err(Fault::gp(idt_err));
@@ -98,7 +111,10 @@ fn deliver_protected(ex: &mut Exec, vec: u8, error_code: Option<u32>, kind: Even
         let tsel = gate.gate_selector();
         let terr = Fault::sel(tsel) + ext;
         let td = ex.read_descriptor(tsel, Fault::ts(terr))?;
-        if tsel & 4 != 0 || td.is_segment() || !matches!(td.kind(), st::TSS16_AVAILABLE | st::TSS32_AVAILABLE) {
+        if tsel & 4 != 0
+            || td.is_segment()
+            || !matches!(td.kind(), st::TSS16_AVAILABLE | st::TSS32_AVAILABLE)
+        {
             return Err(Fault::ts(terr));
         }
         if !td.present() {
@@ -119,8 +135,16 @@ fn deliver_protected(ex: &mut Exec, vec: u8, error_code: Option<u32>, kind: Even
     if !cd.present() {
         return Err(Fault::np(cerr));
     }
-    let size = if matches!(gate.kind(), st::INTERRUPT_GATE32 | st::TRAP_GATE32) { 4 } else { 2 };
-    let target = if size == 4 { gate.gate_offset() } else { gate.gate_offset() & 0xffff };
+    let size = if matches!(gate.kind(), st::INTERRUPT_GATE32 | st::TRAP_GATE32) {
+        4
+    } else {
+        2
+    };
+    let target = if size == 4 {
+        gate.gate_offset()
+    } else {
+        gate.gate_offset() & 0xffff
+    };
     if target > cd.limit() as u64 {
         return Err(Fault::gp(ext));
     }
@@ -192,7 +216,12 @@ fn has_error_code(vec: u8) -> bool {
 
 /// INT n / INT3 / INTO / ICEBP from a handler. In V86 mode with IOPL < 3,
 /// INT n is IOPL-sensitive and raises #GP(0) to the monitor.
-pub fn raise(ex: &mut Exec, vec: u8, error_code: Option<u32>, kind: EventKind) -> Result<(), Fault> {
+pub fn raise(
+    ex: &mut Exec,
+    vec: u8,
+    error_code: Option<u32>,
+    kind: EventKind,
+) -> Result<(), Fault> {
     if kind == EventKind::Software && ex.s.rflags & VM != 0 && ex.s.rflags & IOPL != IOPL {
         return Err(Fault::gp(0));
     }
@@ -247,6 +276,9 @@ pub fn iret(ex: &mut Exec, size: u32) -> Result<(), Fault> {
             return Err(Fault::gp(0));
         }
         return iret_real(ex, size, true);
+    }
+    if ex.long_mode() {
+        return ex.iret_long(size);
     }
     if flags & NT != 0 {
         return iret_task(ex);
@@ -303,7 +335,7 @@ pub fn apply_popped_flags(ex: &mut Exec, popped: u64, size: u32, cpl: u32) {
     let old = ex.s.flags();
     let iopl = ((old & IOPL) >> 12) as u32;
     let mut writable = (rflags::WRITABLE & !(VM | VIF | VIP)) & size_mask(size);
-    if size == 4 {
+    if size >= 4 {
         writable |= RF | AC | ID;
     }
     if ex.s.protected_mode() && cpl > 0 {
@@ -331,7 +363,11 @@ fn iret_real(ex: &mut Exec, size: u32, v86: bool) -> Result<(), Fault> {
         apply_popped_flags(ex, flags, size, 3);
     } else {
         let old = ex.s.flags();
-        let keep = if size == 2 { !0xffffu64 } else { VM | VIP | VIF };
+        let keep = if size == 2 {
+            !0xffffu64
+        } else {
+            VM | VIP | VIF
+        };
         ex.s.set_flags((old & keep) | (flags & !keep));
     }
     ex.set_code_segment_real(cs);

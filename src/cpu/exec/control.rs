@@ -43,9 +43,12 @@ impl Exec<'_> {
     /// Transfers control to `target` within CS, after the limit check that
     /// every near branch makes (#GP(0) outside the segment).
     pub fn near_jump(&mut self, target: u64) -> R {
-        if super::super::decode_cache::code_bitness(self.s) != 64
-            && target > self.s.seg[CS].limit as u64
-        {
+        let ok = if super::super::decode_cache::code_bitness(self.s) == 64 {
+            super::operand::canonical(target)
+        } else {
+            target <= self.s.seg[CS].limit as u64
+        };
+        if !ok {
             return Err(Fault::gp(0));
         }
         self.next_rip = target;
@@ -169,7 +172,11 @@ pub fn call_far(ex: &mut Exec, insn: &Instruction) -> R {
 
 pub fn ret_far(ex: &mut Exec, insn: &Instruction) -> R {
     let size = stack_op_size(insn);
-    let imm = if insn.op_count() == 1 { insn.immediate(0) & 0xffff } else { 0 };
+    let imm = if insn.op_count() == 1 {
+        insn.immediate(0) & 0xffff
+    } else {
+        0
+    };
     ex.far_return(size, imm)
 }
 

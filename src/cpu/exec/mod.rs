@@ -12,6 +12,7 @@ pub mod descriptor;
 pub mod far_transfer;
 mod fast_syscall;
 mod logic;
+mod long_mode;
 mod msr;
 mod muldiv;
 pub mod operand;
@@ -41,9 +42,9 @@ pub(crate) use system::*;
 
 use super::decode_cache::Block;
 use super::fault::{vector, Fault};
-use super::state::rflags::{RF, TF};
 use super::interrupt;
 use super::mmu::Tlb;
+use super::state::rflags::{RF, TF};
 use super::state::{CpuState, RSP};
 use super::{Observer, StopReason};
 use crate::devices::bus::PortBus;
@@ -121,7 +122,11 @@ impl<'a> Exec<'a> {
             let flags_at_start = self.s.rflags;
             let result = if self.breakpoints_enabled() {
                 self.pending_db = 0;
-                let hits = if flags_at_start & RF == 0 { self.instruction_breakpoints() } else { 0 };
+                let hits = if flags_at_start & RF == 0 {
+                    self.instruction_breakpoints()
+                } else {
+                    0
+                };
                 if hits != 0 {
                     // An instruction breakpoint is a fault before execution.
                     self.s.dr[6] = (self.s.dr[6] & !0xf) | hits;
@@ -185,7 +190,11 @@ impl Exec<'_> {
     /// start of an instruction (other than a software interrupt, which
     /// clears it for its handler) and data breakpoints raise a #DB trap.
     /// Returns `Some` when the run loop must stop or the block must end.
-    fn after_debug_checks(&mut self, insn: &Instruction, flags_at_start: u64) -> Option<Option<StopReason>> {
+    fn after_debug_checks(
+        &mut self,
+        insn: &Instruction,
+        flags_at_start: u64,
+    ) -> Option<Option<StopReason>> {
         use iced_x86::Mnemonic::*;
         let mnemonic = insn.mnemonic();
         if !matches!(mnemonic, Iret | Iretd | Iretq) {

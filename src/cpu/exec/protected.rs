@@ -10,6 +10,18 @@ use iced_x86::{Instruction, Mnemonic, OpKind};
 type R = Result<(), Fault>;
 
 impl Exec<'_> {
+    /// In IA-32e mode LDT and TSS descriptors are 16 bytes: bits 63..32 of
+    /// the base sit in the second half.
+    fn system_descriptor_high(&mut self, sel: u16) -> Result<u64, Fault> {
+        if !self.long_mode() {
+            return Ok(0);
+        }
+        let at = self
+            .descriptor_address(sel.wrapping_add(8))
+            .ok_or(Fault::gp(Fault::sel(sel)))?;
+        Ok((self.read_linear(at, 4, false)? & 0xffff_ffff) << 32)
+    }
+
     fn require_protected(&self) -> R {
         if !self.descriptors_apply() {
             return Err(Fault::UD);
@@ -76,6 +88,7 @@ pub fn lldt(ex: &mut Exec, insn: &Instruction) -> R {
         return Err(Fault::np(err));
     }
     ex.s.ldtr = d.to_segment(sel);
+    ex.s.ldtr.base |= ex.system_descriptor_high(sel)?;
     Ok(())
 }
 
@@ -98,8 +111,10 @@ pub fn ltr(ex: &mut Exec, insn: &Instruction) -> R {
     if !d.present() {
         return Err(Fault::np(err));
     }
+    let high = ex.system_descriptor_high(sel)?;
     ex.set_descriptor_type(sel, d, d.kind() | 2)?;
     ex.s.tr = Descriptor(d.0 | (2 << 40)).to_segment(sel);
+    ex.s.tr.base |= high;
     Ok(())
 }
 
@@ -130,14 +145,22 @@ pub fn load_access(ex: &mut Exec, insn: &Instruction) -> R {
     let d = visible_descriptor(ex, sel)?.filter(|d| {
         d.is_segment()
             || match d.kind() {
-                st::TSS16_AVAILABLE | st::TSS16_BUSY | st::LDT | st::TSS32_AVAILABLE | st::TSS32_BUSY => true,
+                st::TSS16_AVAILABLE
+                | st::TSS16_BUSY
+                | st::LDT
+                | st::TSS32_AVAILABLE
+                | st::TSS32_BUSY => true,
                 st::CALL_GATE16 | st::TASK_GATE | st::CALL_GATE32 => lar,
                 _ => false,
             }
     });
     match d {
         Some(d) => {
-            let v = if lar { (d.0 >> 32) & 0x00f0_ff00 } else { d.limit() as u64 };
+            let v = if lar {
+                (d.0 >> 32) & 0x00f0_ff00
+            } else {
+                d.limit() as u64
+            };
             let size = ex.op_size(insn, 0);
             ex.write_op(insn, 0, v & super::operand::size_mask(size))?;
             ex.s.set_flag(ZF, true);
@@ -166,7 +189,11 @@ pub fn verify(ex: &mut Exec, insn: &Instruction) -> R {
 pub fn arpl(ex: &mut Exec, insn: &Instruction) -> R {
     ex.require_protected()?;
     let dst = ex.read_op(insn, 0)?;
-    let src = if insn.op_kind(1) == OpKind::Register { ex.read_op(insn, 1)? } else { 0 };
+    let src = if insn.op_kind(1) == OpKind::Register {
+        ex.read_op(insn, 1)?
+    } else {
+        0
+    };
     if dst & 3 < src & 3 {
         ex.write_op(insn, 0, (dst & !3) | (src & 3))?;
         ex.s.set_flag(ZF, true);

@@ -45,6 +45,18 @@ impl Exec<'_> {
                 sr.selector = selector;
                 sr.base = (selector as u64) << 4;
             }
+        } else if seg == SS
+            && selector & 0xfffc == 0
+            && crate::cpu::decode_cache::code_bitness(self.s) == 64
+            && self.cpl() < 3
+            && (selector & 3) as u32 == self.cpl()
+        {
+            // 64-bit mode allows a null SS below ring 3.
+            self.s.seg[SS] = Segment {
+                selector,
+                attr: ((selector & 3) << 5) | 0x93,
+                ..Segment::default()
+            };
         } else if seg == SS {
             let cpl = self.cpl();
             let (sreg, d) = self.check_stack_segment(selector, cpl, |s| Fault::gp(s))?;
