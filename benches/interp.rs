@@ -33,6 +33,7 @@ fn main() {
         ram_size: 1 << 20,
         firmware: loop_rom(outer),
         console: Box::new(std::io::sink()),
+        no_reboot: true,
     })
     .expect("machine builds");
     let start = Instant::now();

@@ -38,6 +38,9 @@ pub struct RunArgs {
     /// Print instructions executed and MIPS at exit.
     #[arg(long)]
     pub stats: bool,
+    /// Exit instead of resetting the machine on a triple fault.
+    #[arg(long)]
+    pub no_reboot: bool,
 }
 
 #[derive(Args)]

@@ -51,6 +51,7 @@ fn boot(args: &cli::RunArgs) -> Result<ExitCode, String> {
         ram_size: args.memory.0,
         firmware,
         console: Box::new(std::io::stdout()),
+        no_reboot: args.no_reboot,
     })?;
     let started = Instant::now();
     let mut tracer = args

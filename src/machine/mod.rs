@@ -25,6 +25,9 @@ pub struct MachineConfig {
     pub firmware: Vec<u8>,
     /// Where bytes written to the debug console go.
     pub console: Box<dyn Write>,
+    /// On a triple fault (or other reset request), stop instead of
+    /// resetting the machine as a PC does (QEMU's -no-reboot).
+    pub no_reboot: bool,
 }
 
 /// How a run ended.
@@ -45,6 +48,9 @@ pub struct Machine {
     pub mem: GuestMemory,
     pub io: PortBus,
     exit: ExitRequest,
+    no_reboot: bool,
+    /// Resets performed since the machine was built.
+    pub resets: u64,
 }
 
 /// Instructions run between looks at the machine's devices.
@@ -74,7 +80,20 @@ impl Machine {
             mem,
             io,
             exit,
+            no_reboot: config.no_reboot,
+            resets: 0,
         })
+    }
+
+    /// A hardware reset: the CPU restarts at the reset vector; RAM keeps
+    /// its contents, as on a PC's warm reset.
+    pub fn reset(&mut self) {
+        log::info!("machine reset");
+        self.cpu.state.reset();
+        self.cpu.tlb.flush_all();
+        self.cpu.flush_decode_cache(&mut self.mem);
+        self.mem.set_a20(true);
+        self.resets += 1;
     }
 
     /// Runs until the guest exits, halts for good, shuts down, or `limit`
@@ -105,7 +124,8 @@ impl Machine {
                 // No device can raise an interrupt yet, so a halted CPU
                 // stays halted.
                 StopReason::Halted => return RunOutcome::Halted,
-                StopReason::TripleFault => return RunOutcome::Shutdown,
+                StopReason::TripleFault if self.no_reboot => return RunOutcome::Shutdown,
+                StopReason::TripleFault => self.reset(),
                 StopReason::Budget | StopReason::Yield => {}
             }
         }
