@@ -28,7 +28,12 @@ fn loop_rom(outer: u16) -> Vec<u8> {
 }
 
 fn main() {
-    let outer = 100;
+    // XLAT_BENCH_OUTER shortens the run (e.g. under valgrind's callgrind,
+    // whose instruction counts are repeatable where seconds are not).
+    let outer = std::env::var("XLAT_BENCH_OUTER")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100);
     let mut machine = Machine::build(MachineConfig {
         ram_size: 1 << 20,
         firmware: loop_rom(outer),

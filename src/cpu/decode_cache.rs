@@ -34,13 +34,45 @@ struct Key {
     bitness: u32,
 }
 
+/// A multiply-rotate hasher (the FxHash recipe): block lookup is on the
+/// interpreter's hot path, and keys are trusted integers, so SipHash's DoS
+/// resistance buys nothing here.
+#[derive(Default, Clone, Copy)]
+pub struct FastHasher(u64);
+
+impl std::hash::Hasher for FastHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(b as u64);
+        }
+    }
+
+    #[inline]
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+
+    #[inline]
+    fn write_u32(&mut self, v: u32) {
+        self.write_u64(v as u64);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FastHasher>>;
+
 #[derive(Default)]
 pub struct DecodeCache {
     /// iced-x86 decoder options (a CPU-model knob; normally none).
     pub decoder_options: u32,
-    blocks: HashMap<Key, Rc<Block>>,
+    blocks: FastMap<Key, Rc<Block>>,
     /// Blocks that start or end on each physical page.
-    by_page: HashMap<u64, Vec<Key>>,
+    by_page: FastMap<u64, Vec<Key>>,
 }
 
 /// Instruction-size mode of the code segment.

@@ -18,10 +18,9 @@ pub struct GprLoc {
     pub high8: bool,
 }
 
-/// Maps an iced GPR to its slot. Only call with general-purpose registers.
-#[inline]
-pub fn gpr_loc(r: Register) -> GprLoc {
-    let n = r as u32;
+/// Computes a GPR's slot from iced's register numbering (AL..R15L,
+/// AX..R15W, EAX..R15D, RAX..R15 are contiguous runs).
+const fn compute_gpr_loc(n: u32) -> GprLoc {
     let (base, size) = if n >= Register::RAX as u32 {
         (Register::RAX as u32, 8)
     } else if n >= Register::EAX as u32 {
@@ -29,30 +28,52 @@ pub fn gpr_loc(r: Register) -> GprLoc {
     } else if n >= Register::AX as u32 {
         (Register::AX as u32, 2)
     } else {
-        let i = n - Register::AL as u32;
+        let i = n.saturating_sub(Register::AL as u32);
         return match i {
             4..=7 => GprLoc {
                 index: (i - 4) as usize,
                 size: 1,
                 high8: true,
             },
-            8..=11 => GprLoc {
-                index: (i - 4) as usize,
+            0..=3 => GprLoc {
+                index: i as usize,
                 size: 1,
                 high8: false,
             },
             _ => GprLoc {
-                index: if i < 4 { i } else { i - 4 } as usize,
+                index: ((i - 4) & 15) as usize,
                 size: 1,
                 high8: false,
             },
         };
     };
     GprLoc {
-        index: (n - base) as usize,
+        index: ((n - base) & 15) as usize,
         size,
         high8: false,
     }
+}
+
+/// `compute_gpr_loc` for every register number up to R15, built at compile
+/// time: operand access is the interpreter's hottest path.
+static GPR_LOCS: [GprLoc; 256] = {
+    let mut t = [GprLoc {
+        index: 0,
+        size: 8,
+        high8: false,
+    }; 256];
+    let mut n = Register::AL as u32;
+    while n <= Register::R15 as u32 {
+        t[n as usize] = compute_gpr_loc(n);
+        n += 1;
+    }
+    t
+};
+
+/// Maps an iced GPR to its slot. Only call with general-purpose registers.
+#[inline]
+pub fn gpr_loc(r: Register) -> GprLoc {
+    GPR_LOCS[r as usize & 0xff]
 }
 
 /// Index of a segment register in `CpuState::seg` (ES CS SS DS FS GS).
@@ -173,7 +194,11 @@ impl Exec<'_> {
     /// type and limit checks (#SS(0) for the stack segment, #GP(0) else).
     #[inline]
     pub fn linear(&self, seg: usize, offset: u64, size: u32, write: bool) -> Result<u64, Fault> {
-        let fault = if seg == SS { Fault::ss(0) } else { Fault::gp(0) };
+        let fault = if seg == SS {
+            Fault::ss(0)
+        } else {
+            Fault::gp(0)
+        };
         let sr = self.s.seg[seg];
         self.segment_linear(&sr, seg, offset, size, write, fault)
     }
