@@ -29,6 +29,10 @@ pub mod vector {
 pub struct Fault {
     pub vector: u8,
     pub error_code: Option<u32>,
+    /// For #PF: the faulting linear address. Delivery writes it to CR2, and
+    /// only then (a #PF that escalates to #DF or is never delivered leaves
+    /// CR2 alone).
+    pub cr2: Option<u64>,
 }
 
 impl Fault {
@@ -36,6 +40,7 @@ impl Fault {
         Fault {
             vector,
             error_code: None,
+            cr2: None,
         }
     }
 
@@ -43,6 +48,7 @@ impl Fault {
         Fault {
             vector,
             error_code: Some(code),
+            cr2: None,
         }
     }
 
@@ -57,6 +63,16 @@ impl Fault {
 
     pub const fn ss(code: u32) -> Self {
         Fault::with_code(vector::SS, code)
+    }
+
+    /// #PF with its error code (see `mmu::pf_error`) and the linear address
+    /// that faulted, for CR2.
+    pub const fn pf(code: u32, linear: u64) -> Self {
+        Fault {
+            vector: vector::PF,
+            error_code: Some(code),
+            cr2: Some(linear),
+        }
     }
 
     pub const fn np(code: u32) -> Self {

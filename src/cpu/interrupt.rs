@@ -240,6 +240,11 @@ pub fn deliver_fault(ex: &mut Exec, fault: Fault) -> Result<(), StopReason> {
     }
     let mut current = fault;
     for _ in 0..4 {
+        // CR2 takes the faulting address as the #PF is raised (so a #PF
+        // met while delivering another leaves its own address there).
+        if let Some(addr) = current.cr2 {
+            ex.s.cr2 = addr;
+        }
         let code = if has_error_code(current.vector) {
             Some(current.error_code.unwrap_or(0))
         } else {

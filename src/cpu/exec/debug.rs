@@ -43,7 +43,11 @@ impl Exec<'_> {
             if !kind_ok {
                 continue;
             }
-            let len = if rw == 0 { 1 } else { len_of((dr7 >> (18 + i * 4)) & 3) };
+            let len = if rw == 0 {
+                1
+            } else {
+                len_of((dr7 >> (18 + i * 4)) & 3)
+            };
             let start = self.s.dr[i as usize] & !(len - 1);
             if linear < start + len && start < linear.wrapping_add(size) {
                 hits |= 1 << i;

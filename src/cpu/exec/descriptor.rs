@@ -119,7 +119,11 @@ impl Exec<'_> {
     pub fn descriptor_address(&self, selector: u16) -> Option<u64> {
         let (base, limit, usable) = if selector & 4 != 0 {
             let l = &self.s.ldtr;
-            (l.base, l.limit, l.attr & 0x80 != 0 && l.selector & 0xfffc != 0)
+            (
+                l.base,
+                l.limit,
+                l.attr & 0x80 != 0 && l.selector & 0xfffc != 0,
+            )
         } else {
             (self.s.gdtr.base, self.s.gdtr.limit, true)
         };
@@ -146,7 +150,12 @@ impl Exec<'_> {
     }
 
     /// Rewrites the type byte of a system descriptor (TSS busy bit).
-    pub fn set_descriptor_type(&mut self, selector: u16, d: Descriptor, kind: u8) -> Result<(), Fault> {
+    pub fn set_descriptor_type(
+        &mut self,
+        selector: u16,
+        d: Descriptor,
+        kind: u8,
+    ) -> Result<(), Fault> {
         if let Some(addr) = self.descriptor_address(selector) {
             let byte = ((d.0 >> 40) as u8 & 0xf0) | (kind & 0xf);
             self.write_linear(addr + 5, 1, byte as u64, false)?;

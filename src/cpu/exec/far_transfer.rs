@@ -32,7 +32,14 @@ impl PendingStack {
 
     pub fn push(&mut self, ex: &mut Exec, size: u32, v: u64) -> R {
         let sp = self.sp.wrapping_sub(size as u64) & size_mask(self.width);
-        let lin = ex.segment_linear(&self.seg, SS, sp, size, true, Fault::ss(Fault::sel(self.seg.selector)))?;
+        let lin = ex.segment_linear(
+            &self.seg,
+            SS,
+            sp,
+            size,
+            true,
+            Fault::ss(Fault::sel(self.seg.selector)),
+        )?;
         ex.write_linear(lin, size, v, false)?;
         self.sp = sp;
         Ok(())
@@ -117,7 +124,9 @@ impl Exec<'_> {
             return Err(Fault::gp(err));
         }
         match d.kind() {
-            st::CALL_GATE16 | st::CALL_GATE32 => self.call_through_gate(selector, d, cpl, old_cs, ret),
+            st::CALL_GATE16 | st::CALL_GATE32 => {
+                self.call_through_gate(selector, d, cpl, old_cs, ret)
+            }
             st::TSS16_AVAILABLE | st::TSS32_AVAILABLE | st::TASK_GATE => {
                 self.task_via(selector, d, TaskSwitch::Call)
             }
@@ -145,7 +154,8 @@ impl Exec<'_> {
             return Err(Fault::gp(err));
         }
         let d = self.read_descriptor(sel, Fault::gp(err))?;
-        if !d.is_code() || (d.conforming() && d.dpl() > rpl) || (!d.conforming() && d.dpl() != rpl) {
+        if !d.is_code() || (d.conforming() && d.dpl() > rpl) || (!d.conforming() && d.dpl() != rpl)
+        {
             return Err(Fault::gp(err));
         }
         if !d.present() {
@@ -215,7 +225,12 @@ impl Exec<'_> {
     }
 
     /// Checks a call gate and its target code segment.
-    fn check_call_gate(&mut self, selector: u16, gate: Descriptor, cpl: u32) -> Result<(u16, Descriptor), Fault> {
+    fn check_call_gate(
+        &mut self,
+        selector: u16,
+        gate: Descriptor,
+        cpl: u32,
+    ) -> Result<(u16, Descriptor), Fault> {
         let err = Fault::sel(selector);
         let rpl = (selector & 3) as u32;
         if gate.dpl() < cpl || gate.dpl() < rpl {
@@ -241,7 +256,14 @@ impl Exec<'_> {
 
     /// CALL through a call gate; to a more privileged non-conforming
     /// segment it switches to the TSS stack and copies the parameters.
-    fn call_through_gate(&mut self, selector: u16, gate: Descriptor, cpl: u32, old_cs: u16, ret: u64) -> R {
+    fn call_through_gate(
+        &mut self,
+        selector: u16,
+        gate: Descriptor,
+        cpl: u32,
+        old_cs: u16,
+        ret: u64,
+    ) -> R {
         let (csel, cd) = self.check_call_gate(selector, gate, cpl)?;
         let size = if gate.kind() == st::CALL_GATE32 { 4 } else { 2 };
         let target = gate_target(gate);

@@ -25,7 +25,6 @@ impl Exec<'_> {
     fn iopl(&self) -> u32 {
         ((self.s.rflags & IOPL) >> 12) as u32
     }
-
 }
 
 pub fn hlt(ex: &mut Exec, _insn: &Instruction) -> R {

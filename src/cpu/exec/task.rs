@@ -65,7 +65,13 @@ fn layout(is32: bool) -> &'static Layout {
 impl Exec<'_> {
     /// Switches from the current task to the TSS `sel`/`d`. `error_code` is
     /// pushed on the new task's stack for exceptions that have one.
-    pub fn task_switch(&mut self, sel: u16, d: Descriptor, how: TaskSwitch, error_code: Option<u32>) -> R {
+    pub fn task_switch(
+        &mut self,
+        sel: u16,
+        d: Descriptor,
+        how: TaskSwitch,
+        error_code: Option<u32>,
+    ) -> R {
         let err = Fault::sel(sel);
         let new32 = matches!(d.kind(), st::TSS32_AVAILABLE | st::TSS32_BUSY);
         let new = layout(new32);
@@ -91,10 +97,15 @@ impl Exec<'_> {
         let mut sels = [0u16; 6];
         let seg_count = if new32 { 6 } else { 4 };
         for (i, s) in sels.iter_mut().enumerate().take(seg_count) {
-            *s = self.read_linear(new_base + new.segs + i as u64 * new.seg_stride, 2, false)? as u16;
+            *s =
+                self.read_linear(new_base + new.segs + i as u64 * new.seg_stride, 2, false)? as u16;
         }
         let ldt = self.read_linear(new_base + new.ldt, 2, false)? as u16;
-        let cr3 = if new32 { Some(self.read_linear(new_base + 28, 4, false)?) } else { None };
+        let cr3 = if new32 {
+            Some(self.read_linear(new_base + 28, 4, false)?)
+        } else {
+            None
+        };
 
         // Save the outgoing task.
         let mut out_flags = self.s.flags();
@@ -197,7 +208,12 @@ impl Exec<'_> {
             return Err(Fault::ts(cerr));
         }
         let cd = self.read_descriptor(cs, Fault::ts(cerr))?;
-        let ok = cd.is_code() && if cd.conforming() { cd.dpl() <= cpl } else { cd.dpl() == cpl };
+        let ok = cd.is_code()
+            && if cd.conforming() {
+                cd.dpl() <= cpl
+            } else {
+                cd.dpl() == cpl
+            };
         if !ok {
             return Err(Fault::ts(cerr));
         }
