@@ -203,6 +203,8 @@ fn entry_for(code: Code) -> Entry {
         M::Out => (x::out, false),
         M::Cpuid => (x::cpuid_insn, false),
         M::Rdtsc => (x::rdtsc, false),
+        M::Rdtscp => (x::rdtscp, false),
+        M::Swapgs => (x::swapgs, false),
         M::Wait => (x::wait, false),
         M::Ud0 | M::Ud1 | M::Ud2 => (x::ud, false),
         M::Lgdt | M::Lidt => (x::load_descriptor_table, false),

@@ -184,3 +184,22 @@ pub fn store_descriptor_table(ex: &mut Exec, insn: &Instruction) -> R {
     ex.write_mem(seg, off, 2, t.limit as u64)?;
     ex.write_mem(seg, off.wrapping_add(2) & asz, len, base)
 }
+
+/// RDTSCP: the TSC in EDX:EAX and IA32_TSC_AUX in ECX.
+pub fn rdtscp(ex: &mut Exec, insn: &Instruction) -> R {
+    rdtsc(ex, insn)?;
+    let aux = ex.s.msr.tsc_aux & 0xffff_ffff;
+    ex.set_reg(RCX, 4, aux);
+    Ok(())
+}
+
+/// SWAPGS: exchanges GS.base with IA32_KERNEL_GS_BASE (64-bit mode, CPL 0).
+pub fn swapgs(ex: &mut Exec, _insn: &Instruction) -> R {
+    if crate::cpu::decode_cache::code_bitness(ex.s) != 64 {
+        return Err(Fault::UD);
+    }
+    ex.require_cpl0()?;
+    let gs = &mut ex.s.seg[crate::cpu::state::GS].base;
+    std::mem::swap(gs, &mut ex.s.msr.kernel_gs_base);
+    Ok(())
+}
