@@ -10,26 +10,8 @@ use xlat::cpu::{Cpu, StopReason};
 use xlat::devices::bus::PortBus;
 use xlat::mem::GuestMemory;
 
-/// Marsaglia's xorshift64.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    fn fill(&mut self, buf: &mut [u8]) {
-        for chunk in buf.chunks_mut(8) {
-            let v = self.next().to_le_bytes();
-            chunk.copy_from_slice(&v[..chunk.len()]);
-        }
-    }
-}
+mod common;
+use common::XorShift;
 
 const RAM: u64 = 4 << 20;
 const GDT: u64 = 0x1000;

@@ -295,21 +295,8 @@ pub fn iret(ex: &mut Exec, size: u32) -> Result<(), Fault> {
     if size == 4 && new_flags & VM != 0 && cpl == 0 {
         return iret_to_v86(ex, ip, cs, new_flags);
     }
-    let err = Fault::sel(cs);
-    if err == 0 {
-        return Err(Fault::gp(0));
-    }
     let rpl = (cs & 3) as u32;
-    if rpl < cpl {
-        return Err(Fault::gp(err));
-    }
-    let d = ex.read_descriptor(cs, Fault::gp(err))?;
-    if !d.is_code() || (d.conforming() && d.dpl() > rpl) || (!d.conforming() && d.dpl() != rpl) {
-        return Err(Fault::gp(err));
-    }
-    if !d.present() {
-        return Err(Fault::np(err));
-    }
+    let d = ex.return_code_segment(cs)?;
     if ip > d.limit() as u64 {
         return Err(Fault::gp(0));
     }

@@ -71,10 +71,7 @@ impl Exec<'_> {
             return self.real_far_jump(selector, offset);
         }
         let err = Fault::sel(selector);
-        if err == 0 {
-            return Err(Fault::gp(0));
-        }
-        let d = self.read_descriptor(selector, Fault::gp(err))?;
+        let d = self.far_target_descriptor(selector)?;
         let cpl = self.cpl();
         if d.is_code() {
             self.check_code_target(selector, d, cpl)?;
@@ -108,10 +105,7 @@ impl Exec<'_> {
             return self.real_far_jump(selector, offset);
         }
         let err = Fault::sel(selector);
-        if err == 0 {
-            return Err(Fault::gp(0));
-        }
-        let d = self.read_descriptor(selector, Fault::gp(err))?;
+        let d = self.far_target_descriptor(selector)?;
         let cpl = self.cpl();
         if d.is_code() {
             self.check_code_target(selector, d, cpl)?;
@@ -144,23 +138,9 @@ impl Exec<'_> {
             self.release_stack(2 * size as u64 + imm);
             return Ok(());
         }
-        let err = Fault::sel(sel);
-        if err == 0 {
-            return Err(Fault::gp(0));
-        }
         let cpl = self.cpl();
         let rpl = (sel & 3) as u32;
-        if rpl < cpl {
-            return Err(Fault::gp(err));
-        }
-        let d = self.read_descriptor(sel, Fault::gp(err))?;
-        if !d.is_code() || (d.conforming() && d.dpl() > rpl) || (!d.conforming() && d.dpl() != rpl)
-        {
-            return Err(Fault::gp(err));
-        }
-        if !d.present() {
-            return Err(Fault::np(err));
-        }
+        let d = self.return_code_segment(sel)?;
         if rpl == cpl {
             self.check_branch_limit(d, off)?;
             self.enter_code(sel, d, cpl, off)?;
@@ -180,6 +160,42 @@ impl Exec<'_> {
         self.set_reg(RSP, width, new_sp.wrapping_add(imm) & size_mask(width));
         self.drop_inaccessible_segments();
         Ok(())
+    }
+
+    /// The descriptor a far JMP/CALL names (a null selector is #GP(0)).
+    fn far_target_descriptor(&mut self, selector: u16) -> Result<Descriptor, Fault> {
+        let err = Fault::sel(selector);
+        if err == 0 {
+            return Err(Fault::gp(0));
+        }
+        self.read_descriptor(selector, Fault::gp(err))
+    }
+
+    /// Checks the code segment a RETF/IRET returns to (SDM vol. 2, RET and
+    /// IRET): not more privileged than now, conforming DPL <= RPL or
+    /// non-conforming DPL = RPL, and present.
+    pub fn return_code_segment(&mut self, cs: u16) -> Result<Descriptor, Fault> {
+        let err = Fault::sel(cs);
+        if err == 0 {
+            return Err(Fault::gp(0));
+        }
+        let rpl = (cs & 3) as u32;
+        if rpl < self.cpl() {
+            return Err(Fault::gp(err));
+        }
+        let d = self.read_descriptor(cs, Fault::gp(err))?;
+        let dpl_ok = if d.conforming() {
+            d.dpl() <= rpl
+        } else {
+            d.dpl() == rpl
+        };
+        if !d.is_code() || !dpl_ok {
+            return Err(Fault::gp(err));
+        }
+        if !d.present() {
+            return Err(Fault::np(err));
+        }
+        Ok(d)
     }
 
     fn real_far_jump(&mut self, selector: u16, offset: u64) -> R {

@@ -141,22 +141,8 @@ impl Exec<'_> {
         let cs = self.peek_stack(s64, size)? as u16;
         let flags = self.peek_stack(2 * s64, size)?;
         let cpl = self.cpl();
-        let err = Fault::sel(cs);
-        if err == 0 {
-            return Err(Fault::gp(0));
-        }
         let rpl = (cs & 3) as u32;
-        if rpl < cpl {
-            return Err(Fault::gp(err));
-        }
-        let d = self.read_descriptor(cs, Fault::gp(err))?;
-        if !d.is_code() || (d.conforming() && d.dpl() > rpl) || (!d.conforming() && d.dpl() != rpl)
-        {
-            return Err(Fault::gp(err));
-        }
-        if !d.present() {
-            return Err(Fault::np(err));
-        }
+        let d = self.return_code_segment(cs)?;
         let to64 = d.0 & (1 << 53) != 0;
         if (to64 && !canonical(ip)) || (!to64 && ip > d.limit() as u64) {
             return Err(Fault::gp(0));
