@@ -1,6 +1,7 @@
 //! The PC board: guest memory, buses, devices and the vCPU, wired together,
 //! and the run loop that drives them.
 
+pub mod clock;
 mod firmware;
 
 pub use firmware::{map_firmware, FirmwareError};
