@@ -62,6 +62,31 @@ pub mod cr0 {
     pub const PG: u64 = 1 << 31;
 }
 
+/// CR4 bits.
+pub mod cr4 {
+    pub const VME: u64 = 1 << 0;
+    pub const PVI: u64 = 1 << 1;
+    pub const TSD: u64 = 1 << 2;
+    pub const DE: u64 = 1 << 3;
+    pub const PSE: u64 = 1 << 4;
+    pub const PAE: u64 = 1 << 5;
+    pub const MCE: u64 = 1 << 6;
+    pub const PGE: u64 = 1 << 7;
+    pub const PCE: u64 = 1 << 8;
+    pub const OSFXSR: u64 = 1 << 9;
+    pub const OSXMMEXCPT: u64 = 1 << 10;
+    pub const SMEP: u64 = 1 << 20;
+    pub const SMAP: u64 = 1 << 21;
+}
+
+/// IA32_EFER bits.
+pub mod efer {
+    pub const SCE: u64 = 1 << 0;
+    pub const LME: u64 = 1 << 8;
+    pub const LMA: u64 = 1 << 10;
+    pub const NXE: u64 = 1 << 11;
+}
+
 /// A segment register with its hidden descriptor cache.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -147,6 +172,14 @@ pub struct Msrs {
     pub kernel_gs_base: u64,
     pub tsc_aux: u64,
     pub pat: u64,
+    /// IA32_MISC_ENABLE (0x1A0).
+    pub misc_enable: u64,
+    /// IA32_MTRR_DEF_TYPE (0x2FF).
+    pub mtrr_def_type: u64,
+    /// IA32_MTRR_PHYSBASE0/PHYSMASK0 .. PHYSBASE7/PHYSMASK7 (0x200-0x20F).
+    pub mtrr_var: [u64; 16],
+    /// The fixed-range MTRRs in MSR order: 0x250, 0x258, 0x259, 0x268-0x26F.
+    pub mtrr_fixed: [u64; 11],
 }
 
 #[repr(C)]
@@ -167,6 +200,9 @@ pub struct CpuState {
     pub cr3: u64,
     pub cr4: u64,
     pub cr8: u64,
+    /// The four PAE page-directory-pointer-table entries, loaded from CR3
+    /// by the MOV CR that enters or reloads PAE paging (SDM vol. 3, 4.4.1).
+    pub pdpte: [u64; 4],
     pub dr: [u64; 8],
     pub msr: Msrs,
     pub tsc: u64,
@@ -196,6 +232,7 @@ impl Default for CpuState {
             cr3: 0,
             cr4: 0,
             cr8: 0,
+            pdpte: [0; 4],
             dr: [0; 8],
             msr: Msrs::default(),
             tsc: 0,
@@ -244,10 +281,12 @@ impl CpuState {
             cr3: 0,
             cr4: 0,
             cr8: 0,
+            pdpte: [0; 4],
             dr: [0, 0, 0, 0, 0, 0, 0xffff0ff0, 0x400],
             msr: Msrs {
                 apic_base: 0xfee0_0900,
                 pat: 0x0007_0406_0007_0406,
+                misc_enable: super::cpuid::MISC_ENABLE_RESET,
                 ..Msrs::default()
             },
             tsc: 0,

@@ -1,8 +1,10 @@
 //! RDMSR/WRMSR and the model-specific registers xlat implements.
 
 use super::Exec;
+use crate::cpu::cpuid;
 use crate::cpu::fault::Fault;
-use crate::cpu::state::{RAX, RCX, RDX};
+use crate::cpu::mmu::MAXPHYADDR;
+use crate::cpu::state::{cr0, efer, RAX, RCX, RDX};
 use iced_x86::Instruction;
 
 type R = Result<(), Fault>;
@@ -19,7 +21,17 @@ mod index {
     pub const SYSENTER_CS: u32 = 0x174;
     pub const SYSENTER_ESP: u32 = 0x175;
     pub const SYSENTER_EIP: u32 = 0x176;
+    pub const MTRRCAP: u32 = 0xfe;
+    pub const MISC_ENABLE: u32 = 0x1a0;
+    pub const MTRR_PHYS_FIRST: u32 = 0x200;
+    pub const MTRR_PHYS_LAST: u32 = 0x20f;
+    pub const MTRR_FIX64K_00000: u32 = 0x250;
+    pub const MTRR_FIX16K_80000: u32 = 0x258;
+    pub const MTRR_FIX16K_A0000: u32 = 0x259;
+    pub const MTRR_FIX4K_FIRST: u32 = 0x268;
+    pub const MTRR_FIX4K_LAST: u32 = 0x26f;
     pub const PAT: u32 = 0x277;
+    pub const MTRR_DEF_TYPE: u32 = 0x2ff;
     pub const EFER: u32 = 0xc000_0080;
     pub const STAR: u32 = 0xc000_0081;
     pub const LSTAR: u32 = 0xc000_0082;
@@ -34,12 +46,23 @@ mod index {
 pub fn rdmsr(ex: &mut Exec, _insn: &Instruction) -> R {
     ex.require_cpl0()?;
     let m = &ex.s.msr;
-    let v = match ex.reg(RCX, 4) as u32 {
+    let index = ex.reg(RCX, 4) as u32;
+    let v = match index {
         index::TSC => tsc(ex),
         index::APIC_BASE => m.apic_base,
         index::SYSENTER_CS => m.sysenter_cs,
         index::SYSENTER_ESP => m.sysenter_esp,
         index::SYSENTER_EIP => m.sysenter_eip,
+        index::MTRRCAP => cpuid::MTRRCAP,
+        index::MISC_ENABLE => m.misc_enable,
+        index::MTRR_PHYS_FIRST..=index::MTRR_PHYS_LAST => {
+            m.mtrr_var[(index - index::MTRR_PHYS_FIRST) as usize]
+        }
+        index::MTRR_FIX64K_00000
+        | index::MTRR_FIX16K_80000
+        | index::MTRR_FIX16K_A0000
+        | index::MTRR_FIX4K_FIRST..=index::MTRR_FIX4K_LAST => m.mtrr_fixed[fixed_mtrr(index)],
+        index::MTRR_DEF_TYPE => m.mtrr_def_type,
         index::PAT => m.pat,
         index::EFER => m.efer,
         index::STAR => m.star,
@@ -69,10 +92,54 @@ pub fn wrmsr(ex: &mut Exec, _insn: &Instruction) -> R {
         index::SYSENTER_CS => m.sysenter_cs = v & 0xffff_ffff,
         index::SYSENTER_ESP => m.sysenter_esp = v,
         index::SYSENTER_EIP => m.sysenter_eip = v,
-        index::PAT => m.pat = v,
-        // No EFER feature is implemented yet: only SCE-free zero is valid.
-        index::EFER if v != 0 => return Err(Fault::gp(0)),
-        index::EFER => m.efer = v,
+        index::MISC_ENABLE => {
+            // Only fast-strings enable is software-controlled here; the other
+            // bits read back as the model fixes them (writes ignored).
+            m.misc_enable = (m.misc_enable & !MISC_FAST_STRINGS) | (v & MISC_FAST_STRINGS);
+        }
+        index::MTRR_PHYS_FIRST..=index::MTRR_PHYS_LAST => {
+            let i = (index - index::MTRR_PHYS_FIRST) as usize;
+            let ok = if i % 2 == 0 {
+                // PHYSBASE: type in 7:0, base in MAXPHYADDR-1:12.
+                v & !(PHYS_ADDR_BITS | 0xff) == 0 && valid_mtrr_type(v as u8)
+            } else {
+                // PHYSMASK: valid in 11, mask in MAXPHYADDR-1:12.
+                v & !(PHYS_ADDR_BITS | 0x800) == 0
+            };
+            if !ok {
+                return Err(Fault::gp(0));
+            }
+            m.mtrr_var[i] = v;
+        }
+        index::MTRR_FIX64K_00000
+        | index::MTRR_FIX16K_80000
+        | index::MTRR_FIX16K_A0000
+        | index::MTRR_FIX4K_FIRST..=index::MTRR_FIX4K_LAST => {
+            // Every byte is the memory type of one sub-range.
+            if !v.to_le_bytes().into_iter().all(valid_mtrr_type) {
+                return Err(Fault::gp(0));
+            }
+            m.mtrr_fixed[fixed_mtrr(index)] = v;
+        }
+        index::MTRR_DEF_TYPE => {
+            // Type in 7:0, FE in 10, E in 11.
+            if v & !0xcff != 0 || !valid_mtrr_type(v as u8) {
+                return Err(Fault::gp(0));
+            }
+            m.mtrr_def_type = v;
+        }
+        index::PAT => {
+            // Each byte a memory type, 2 and 3 reserved (SDM 13.12.2).
+            if !v
+                .to_le_bytes()
+                .into_iter()
+                .all(|t| t < 8 && t != 2 && t != 3)
+            {
+                return Err(Fault::gp(0));
+            }
+            m.pat = v;
+        }
+        index::EFER => write_efer(ex, v)?,
         index::STAR => m.star = v,
         index::LSTAR => m.lstar = v,
         index::CSTAR => m.cstar = v,
@@ -84,4 +151,77 @@ pub fn wrmsr(ex: &mut Exec, _insn: &Instruction) -> R {
         _ => return Err(Fault::gp(0)),
     }
     Ok(())
+}
+
+/// IA32_MISC_ENABLE bit 0.
+const MISC_FAST_STRINGS: u64 = 1;
+
+/// Bits MAXPHYADDR-1:12 of an MTRR base or mask.
+const PHYS_ADDR_BITS: u64 = ((1 << MAXPHYADDR) - 1) & !0xfff;
+
+/// Memory types an MTRR may hold: UC, WC, WT, WP, WB (SDM table 12-8).
+fn valid_mtrr_type(t: u8) -> bool {
+    matches!(t, 0 | 1 | 4 | 5 | 6)
+}
+
+/// Index in `Msrs::mtrr_fixed` of a fixed-range MTRR's MSR index.
+fn fixed_mtrr(msr: u32) -> usize {
+    match msr {
+        index::MTRR_FIX64K_00000 => 0,
+        index::MTRR_FIX16K_80000 => 1,
+        index::MTRR_FIX16K_A0000 => 2,
+        _ => (msr - index::MTRR_FIX4K_FIRST) as usize + 3,
+    }
+}
+
+/// WRMSR to IA32_EFER: SCE, LME and NXE are writable; LMA is set and
+/// cleared only by the processor (writes to it are ignored); LME cannot
+/// change while paging is on. A change of NXE flushes the TLB.
+fn write_efer(ex: &mut Exec, v: u64) -> R {
+    let writable = efer::SCE | efer::LME | efer::NXE;
+    let old = ex.s.msr.efer;
+    if v & !(writable | efer::LMA) != 0 || (ex.s.cr0 & cr0::PG != 0 && (old ^ v) & efer::LME != 0) {
+        return Err(Fault::gp(0));
+    }
+    let new = (v & writable) | (old & efer::LMA);
+    if (old ^ new) & efer::NXE != 0 {
+        ex.tlb.flush_all();
+    }
+    ex.s.msr.efer = new;
+    ex.yield_now = true;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::control_regs::tests::Cpu;
+    use crate::cpu::fault::Fault;
+    use crate::cpu::state::efer;
+
+    #[test]
+    fn efer_and_mtrr_msrs() {
+        let mut c = Cpu::new();
+        assert_eq!(c.wrmsr(0xc000_0080, 1 << 9), Err(Fault::gp(0)));
+        // LMA is written by the processor only.
+        c.wrmsr(0xc000_0080, efer::LMA | efer::NXE | efer::SCE)
+            .unwrap();
+        assert_eq!(c.s.msr.efer, efer::NXE | efer::SCE);
+        // MTRRs: memory types 2 and 3 are reserved, as are high bits.
+        assert_eq!(c.wrmsr(0x2ff, 2), Err(Fault::gp(0)));
+        assert_eq!(c.wrmsr(0x2ff, 1 << 12 | 6), Err(Fault::gp(0)));
+        c.wrmsr(0x2ff, (1 << 11) | 6).unwrap();
+        assert_eq!(c.s.msr.mtrr_def_type, 0x806);
+        assert_eq!(c.wrmsr(0x200, (1 << 40) | 6), Err(Fault::gp(0)));
+        c.wrmsr(0x200, 0xff_0000_0006).unwrap();
+        assert_eq!(c.wrmsr(0x201, 0x400), Err(Fault::gp(0)));
+        c.wrmsr(0x201, 0xff_f000_0800).unwrap();
+        assert_eq!(c.s.msr.mtrr_var[..2], [0xff_0000_0006, 0xff_f000_0800]);
+        assert_eq!(c.wrmsr(0x26f, 0x0606_0606_0606_0603), Err(Fault::gp(0)));
+        c.wrmsr(0x26f, 0x0606_0606_0605_0400).unwrap();
+        assert_eq!(c.s.msr.mtrr_fixed[10], 0x0606_0606_0605_0400);
+        assert_eq!(c.wrmsr(0xfe, 0), Err(Fault::gp(0)));
+        assert_eq!(c.wrmsr(0x277, 0x0007_0406_0007_0402), Err(Fault::gp(0)));
+        assert_eq!(c.wrmsr(0x277, 0x0007_0406_0007_0408), Err(Fault::gp(0)));
+        c.wrmsr(0x277, 0x0007_0106_0007_0406).unwrap();
+    }
 }
