@@ -16,11 +16,17 @@ mod edx1 {
     pub const MSR: u32 = 1 << 5;
     pub const PAE: u32 = 1 << 6;
     pub const CX8: u32 = 1 << 8;
+    pub const SEP: u32 = 1 << 11;
     pub const MTRR: u32 = 1 << 12;
     pub const PGE: u32 = 1 << 13;
     pub const CMOV: u32 = 1 << 15;
     pub const PAT: u32 = 1 << 16;
     pub const PSE36: u32 = 1 << 17;
+}
+
+/// Leaf 1 ECX feature bits.
+mod ecx1 {
+    pub const CX16: u32 = 1 << 13;
 }
 
 /// Leaf 7 subleaf 0 EBX feature bits.
@@ -30,7 +36,9 @@ mod ebx7 {
 
 /// Leaf 0x80000001 EDX feature bits.
 mod edx_ext1 {
+    pub const SYSCALL: u32 = 1 << 11;
     pub const NX: u32 = 1 << 20;
+    pub const RDTSCP: u32 = 1 << 27;
     pub const PDPE1GB: u32 = 1 << 26;
     pub const LM: u32 = 1 << 29;
 }
@@ -67,9 +75,9 @@ pub fn cpuid(leaf: u32, subleaf: u32) -> (u32, u32, u32, u32) {
         1 => (
             SIGNATURE,
             0,
-            0,
-            // No FPU (x87) yet; no APIC (no local APIC device yet); no SEP.
-            DE | PSE | TSC | MSR | PAE | CX8 | MTRR | PGE | CMOV | PAT | PSE36,
+            ecx1::CX16,
+            // No FPU (x87) yet; no APIC (no local APIC device yet).
+            DE | PSE | TSC | MSR | PAE | CX8 | SEP | MTRR | PGE | CMOV | PAT | PSE36,
         ),
         // Cache descriptors: one call, no descriptors.
         2 => (1, 0, 0, 0),
@@ -81,12 +89,13 @@ pub fn cpuid(leaf: u32, subleaf: u32) -> (u32, u32, u32, u32) {
         },
         0x8000_0000 => (MAX_EXTENDED, 0, 0, 0),
         0x8000_0001 => {
-            let mut edx = edx_ext1::NX;
+            let mut edx = edx_ext1::NX | edx_ext1::RDTSCP;
             if PDPE1GB {
                 edx |= edx_ext1::PDPE1GB;
             }
             if LONG_MODE {
-                edx |= edx_ext1::LM;
+                // SYSCALL is reported with long mode (Intel: 64-bit only).
+                edx |= edx_ext1::LM | edx_ext1::SYSCALL;
             }
             (0, 0, 0, edx)
         }
@@ -124,7 +133,7 @@ mod tests {
         ] {
             assert_ne!(edx & bit, 0);
         }
-        assert_eq!(edx & (1 << 11), 0, "no SYSENTER");
+        assert_ne!(edx & edx1::SEP, 0, "SYSENTER/SYSEXIT exist");
         let (_, _, _, ext) = cpuid(0x8000_0001, 0);
         assert_ne!(ext & edx_ext1::NX, 0);
         assert_eq!(ext & edx_ext1::LM, 0);

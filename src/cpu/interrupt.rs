@@ -61,8 +61,8 @@ fn deliver_real(ex: &mut Exec, vec: u8, ret: u64) -> Result<(), Fault> {
         return Err(Fault::gp(vec as u32 * 8 + 2));
     }
     let base = ex.s.idtr.base + entry;
-    let ip = ex.read_linear(base & 0xffff_ffff, 2, false)?;
-    let cs = ex.read_linear((base + 2) & 0xffff_ffff, 2, false)? as u16;
+    let ip = ex.read_system(base & 0xffff_ffff, 2)?;
+    let cs = ex.read_system((base + 2) & 0xffff_ffff, 2)? as u16;
     let flags = ex.s.flags();
     ex.push(2, flags & 0xffff)?;
     ex.push(2, ex.s.seg[CS].selector as u64)?;
@@ -87,7 +87,7 @@ fn deliver_protected(
     if vec as u64 * 8 + 7 > ex.s.idtr.limit as u64 {
         return Err(Fault::gp(idt_err));
     }
-    let gate = Descriptor(ex.read_linear(ex.s.idtr.base.wrapping_add(vec as u64 * 8), 8, false)?);
+    let gate = Descriptor(ex.read_system(ex.s.idtr.base.wrapping_add(vec as u64 * 8), 8)?);
     let kind_ok = !gate.is_segment()
         && matches!(
             gate.kind(),
@@ -388,7 +388,7 @@ fn iret_to_v86(ex: &mut Exec, ip: u64, cs: u16, flags: u64) -> Result<(), Fault>
 
 /// IRET with NT set: return to the task in the back link.
 fn iret_task(ex: &mut Exec) -> Result<(), Fault> {
-    let link = ex.read_linear(ex.s.tr.base, 2, false)? as u16;
+    let link = ex.read_system(ex.s.tr.base, 2)? as u16;
     let err = Fault::sel(link);
     if link & 4 != 0 {
         return Err(Fault::ts(err));

@@ -13,7 +13,11 @@ type R = Result<(), Fault>;
 #[inline]
 fn binary(ex: &mut Exec, insn: &Instruction, op: FlagOp, carry_in: bool, write: bool) -> R {
     let size = ex.op_size(insn, 0);
-    let a = ex.read_op(insn, 0)?;
+    let a = if write {
+        ex.read_op_rmw(insn, 0)?
+    } else {
+        ex.read_op(insn, 0)?
+    };
     let b = ex.read_op(insn, 1)?;
     let c = (carry_in && ex.s.flag(CF)) as u64;
     let r = match op {
@@ -52,7 +56,7 @@ pub fn cmp(ex: &mut Exec, insn: &Instruction) -> R {
 #[inline]
 fn step(ex: &mut Exec, insn: &Instruction, op: FlagOp) -> R {
     let size = ex.op_size(insn, 0);
-    let a = ex.read_op(insn, 0)?;
+    let a = ex.read_op_rmw(insn, 0)?;
     let r = match op {
         FlagOp::Inc => a.wrapping_add(1),
         _ => a.wrapping_sub(1),
@@ -73,7 +77,7 @@ pub fn dec(ex: &mut Exec, insn: &Instruction) -> R {
 
 pub fn neg(ex: &mut Exec, insn: &Instruction) -> R {
     let size = ex.op_size(insn, 0);
-    let b = ex.read_op(insn, 0)?;
+    let b = ex.read_op_rmw(insn, 0)?;
     let r = 0u64.wrapping_sub(b) & size_mask(size);
     ex.write_op(insn, 0, r)?;
     ex.s.lazy.set(FlagOp::Sub, size as u8, 0, b, r);

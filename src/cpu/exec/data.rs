@@ -49,7 +49,7 @@ pub fn movsx(ex: &mut Exec, insn: &Instruction) -> R {
 }
 
 pub fn xchg(ex: &mut Exec, insn: &Instruction) -> R {
-    let a = ex.read_op(insn, 0)?;
+    let a = ex.read_op_rmw(insn, 0)?;
     let b = ex.read_op(insn, 1)?;
     // Memory (if any) is operand 0 in iced's form; write it first so a
     // fault leaves the register untouched.
@@ -143,7 +143,7 @@ pub fn setcc(ex: &mut Exec, insn: &Instruction) -> R {
 
 pub fn cmpxchg(ex: &mut Exec, insn: &Instruction) -> R {
     let size = ex.op_size(insn, 0);
-    let dst = ex.read_op(insn, 0)?;
+    let dst = ex.read_op_rmw(insn, 0)?;
     let src = ex.read_op(insn, 1)?;
     let acc = ex.reg(RAX, size);
     let r = acc.wrapping_sub(dst) & size_mask(size);
@@ -160,7 +160,7 @@ pub fn cmpxchg(ex: &mut Exec, insn: &Instruction) -> R {
 
 pub fn xadd(ex: &mut Exec, insn: &Instruction) -> R {
     let size = ex.op_size(insn, 0);
-    let a = ex.read_op(insn, 0)?;
+    let a = ex.read_op_rmw(insn, 0)?;
     let b = ex.read_op(insn, 1)?;
     let r = a.wrapping_add(b) & size_mask(size);
     ex.write_op(insn, 0, r)?;

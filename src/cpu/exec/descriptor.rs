@@ -135,7 +135,7 @@ impl Exec<'_> {
     /// `fault` (usually #GP(selector)) is raised.
     pub fn read_descriptor(&mut self, selector: u16, fault: Fault) -> Result<Descriptor, Fault> {
         let addr = self.descriptor_address(selector).ok_or(fault)?;
-        Ok(Descriptor(self.read_linear(addr, 8, false)?))
+        Ok(Descriptor(self.read_system(addr, 8)?))
     }
 
     /// Sets the accessed bit of a code/data descriptor, as loading it does.
@@ -143,7 +143,7 @@ impl Exec<'_> {
         if d.is_segment() && d.0 & (1 << 40) == 0 {
             if let Some(addr) = self.descriptor_address(selector) {
                 let byte = ((d.0 >> 40) as u8) | 1;
-                self.write_linear(addr + 5, 1, byte as u64, false)?;
+                self.write_system(addr + 5, 1, byte as u64)?;
             }
         }
         Ok(())
@@ -158,7 +158,7 @@ impl Exec<'_> {
     ) -> Result<(), Fault> {
         if let Some(addr) = self.descriptor_address(selector) {
             let byte = ((d.0 >> 40) as u8 & 0xf0) | (kind & 0xf);
-            self.write_linear(addr + 5, 1, byte as u64, false)?;
+            self.write_system(addr + 5, 1, byte as u64)?;
         }
         Ok(())
     }

@@ -60,8 +60,8 @@ impl Exec<'_> {
         if ss_off + 1 > tr.limit as u64 {
             return Err(ts);
         }
-        let sp = self.read_linear(tr.base.wrapping_add(sp_off), sp_size, false)?;
-        let ss = self.read_linear(tr.base.wrapping_add(ss_off), 2, false)? as u16;
+        let sp = self.read_system(tr.base.wrapping_add(sp_off), sp_size)?;
+        let ss = self.read_system(tr.base.wrapping_add(ss_off), 2)? as u16;
         Ok((ss, sp))
     }
 

@@ -11,7 +11,11 @@ type R = Result<(), Fault>;
 #[inline]
 fn binary(ex: &mut Exec, insn: &Instruction, f: fn(u64, u64) -> u64, write: bool) -> R {
     let size = ex.op_size(insn, 0);
-    let a = ex.read_op(insn, 0)?;
+    let a = if write {
+        ex.read_op_rmw(insn, 0)?
+    } else {
+        ex.read_op(insn, 0)?
+    };
     let b = ex.read_op(insn, 1)?;
     let r = f(a, b) & size_mask(size);
     if write {
@@ -39,6 +43,6 @@ pub fn test(ex: &mut Exec, insn: &Instruction) -> R {
 
 pub fn not(ex: &mut Exec, insn: &Instruction) -> R {
     let size = ex.op_size(insn, 0);
-    let a = ex.read_op(insn, 0)?;
+    let a = ex.read_op_rmw(insn, 0)?;
     ex.write_op(insn, 0, !a & size_mask(size))
 }

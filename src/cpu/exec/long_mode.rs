@@ -32,7 +32,7 @@ impl Exec<'_> {
         if off + 7 > tr.limit as u64 {
             return Err(Fault::ts(Fault::sel(tr.selector)));
         }
-        self.read_linear(tr.base.wrapping_add(off), 8, false)
+        self.read_system(tr.base.wrapping_add(off), 8)
     }
 
     /// Pushes on a 64-bit stack by linear address (supervisor access).
@@ -60,8 +60,8 @@ impl Exec<'_> {
             return Err(Fault::gp(idt_err));
         }
         let at = self.s.idtr.base.wrapping_add(vec as u64 * 16);
-        let lo = Descriptor(self.read_linear(at, 8, false)?);
-        let hi = self.read_linear(at + 8, 8, false)?;
+        let lo = Descriptor(self.read_system(at, 8)?);
+        let hi = self.read_system(at + 8, 8)?;
         if lo.is_segment() || !matches!(lo.kind(), INTERRUPT_GATE64 | TRAP_GATE64) {
             return Err(Fault::gp(idt_err));
         }

@@ -262,11 +262,41 @@ impl Exec<'_> {
         mmu::translate(self.s, self.mem, self.tlb, linear, access)
     }
 
+    /// Reads `size` bytes at a linear address as a CPL-derived data read.
+    #[inline]
+    pub fn read_linear(&mut self, linear: u64, size: u32, user: bool) -> Result<u64, Fault> {
+        self.read_linear_as(linear, size, Access::read(user))
+    }
+
+    /// Writes `size` bytes at a linear address as a CPL-derived data write.
+    #[inline]
+    pub fn write_linear(
+        &mut self,
+        linear: u64,
+        size: u32,
+        v: u64,
+        user: bool,
+    ) -> Result<(), Fault> {
+        self.write_linear_as(linear, size, v, Access::write(user))
+    }
+
+    /// Reads a system structure (GDT, LDT, IDT, TSS): an implicit
+    /// supervisor access whatever the CPL (SDM vol. 3, 4.6).
+    #[inline]
+    pub fn read_system(&mut self, linear: u64, size: u32) -> Result<u64, Fault> {
+        self.read_linear_as(linear, size, Access::implicit(false))
+    }
+
+    /// Writes a system structure (accessed/busy bits, TSS state).
+    #[inline]
+    pub fn write_system(&mut self, linear: u64, size: u32, v: u64) -> Result<(), Fault> {
+        self.write_linear_as(linear, size, v, Access::implicit(true))
+    }
+
     /// Reads `size` bytes at a linear address. An access that straddles two
     /// pages translates both before touching either.
-    pub fn read_linear(&mut self, linear: u64, size: u32, user: bool) -> Result<u64, Fault> {
-        self.note_data_access(linear, size, false);
-        let access = Access::read(user);
+    pub fn read_linear_as(&mut self, linear: u64, size: u32, access: Access) -> Result<u64, Fault> {
+        self.note_data_access(linear, size, access.write);
         let first = self.translate(linear, access)?;
         if (linear & 0xfff) + size as u64 <= 0x1000 {
             return Ok(self.mem.read(first, size));
@@ -286,14 +316,14 @@ impl Exec<'_> {
     }
 
     /// Writes `size` bytes at a linear address (both pages checked first).
-    pub fn write_linear(
+    pub fn write_linear_as(
         &mut self,
         linear: u64,
         size: u32,
         v: u64,
-        user: bool,
+        access: Access,
     ) -> Result<(), Fault> {
-        let access = Access::write(user);
+        self.note_data_access(linear, size, true);
         let first = self.translate(linear, access)?;
         if (linear & 0xfff) + size as u64 <= 0x1000 {
             self.mem.write(first, size, v);
@@ -310,6 +340,22 @@ impl Exec<'_> {
             self.mem.write_u8(p, (v >> (8 * i)) as u8);
         }
         Ok(())
+    }
+
+    /// Reads the destination of a read-modify-write: the read is checked
+    /// as a write (segment type, and paging reports W=1 on a fault), as
+    /// Intel CPUs do.
+    #[inline]
+    pub fn read_op_rmw(&mut self, insn: &Instruction, n: u32) -> Result<u64, Fault> {
+        if insn.op_kind(n) != OpKind::Memory {
+            return self.read_op(insn, n);
+        }
+        let size = insn.memory_size().size() as u32;
+        let seg = self.mem_seg(insn);
+        let off = self.effective_offset(insn);
+        let lin = self.linear(seg, off, size, true)?;
+        let access = Access::write(self.user_access());
+        self.read_linear_as(lin, size, access)
     }
 
     /// Reads `size` bytes at `seg:offset`.

@@ -19,7 +19,7 @@ impl Exec<'_> {
         let at = self
             .descriptor_address(sel.wrapping_add(8))
             .ok_or(Fault::gp(Fault::sel(sel)))?;
-        Ok((self.read_linear(at, 4, false)? & 0xffff_ffff) << 32)
+        Ok((self.read_system(at, 4)? & 0xffff_ffff) << 32)
     }
 
     fn require_protected(&self) -> R {
@@ -42,12 +42,12 @@ impl Exec<'_> {
         if tr.attr & 0x8 == 0 || tr.limit < 103 {
             return Err(Fault::gp(0));
         }
-        let map = self.read_linear(tr.base + 102, 2, false)?;
+        let map = self.read_system(tr.base + 102, 2)?;
         let byte = map + port as u64 / 8;
         if byte + 1 > tr.limit as u64 {
             return Err(Fault::gp(0));
         }
-        let bits = self.read_linear(tr.base + byte, 2, false)?;
+        let bits = self.read_system(tr.base + byte, 2)?;
         let mask = ((1u64 << size) - 1) << (port % 8);
         if bits & mask != 0 {
             return Err(Fault::gp(0));

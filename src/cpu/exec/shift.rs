@@ -24,7 +24,7 @@ fn count(ex: &mut Exec, insn: &Instruction, n: u32, size: u32) -> Result<u32, Fa
 pub fn shift(ex: &mut Exec, insn: &Instruction) -> R {
     let size = ex.op_size(insn, 0);
     let c = count(ex, insn, 1, size)?;
-    let a = ex.read_op(insn, 0)?;
+    let a = ex.read_op_rmw(insn, 0)?;
     if c == 0 {
         return Ok(());
     }
@@ -115,7 +115,7 @@ pub fn shift(ex: &mut Exec, insn: &Instruction) -> R {
 pub fn double_shift(ex: &mut Exec, insn: &Instruction) -> R {
     let size = ex.op_size(insn, 0);
     let c = count(ex, insn, 2, size)?;
-    let a = ex.read_op(insn, 0)?;
+    let a = ex.read_op_rmw(insn, 0)?;
     let b = ex.read_op(insn, 1)?;
     if c == 0 {
         return Ok(());

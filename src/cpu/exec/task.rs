@@ -88,21 +88,20 @@ impl Exec<'_> {
 
         // Read the whole new state first: nothing changes if it faults.
         let r = new.reg;
-        let ip = self.read_linear(new_base + new.ip, r, false)?;
-        let flags = self.read_linear(new_base + new.flags, r, false)?;
+        let ip = self.read_system(new_base + new.ip, r)?;
+        let flags = self.read_system(new_base + new.flags, r)?;
         let mut gprs = [0u64; 8];
         for (i, g) in gprs.iter_mut().enumerate() {
-            *g = self.read_linear(new_base + new.gprs + i as u64 * r as u64, r, false)?;
+            *g = self.read_system(new_base + new.gprs + i as u64 * r as u64, r)?;
         }
         let mut sels = [0u16; 6];
         let seg_count = if new32 { 6 } else { 4 };
         for (i, s) in sels.iter_mut().enumerate().take(seg_count) {
-            *s =
-                self.read_linear(new_base + new.segs + i as u64 * new.seg_stride, 2, false)? as u16;
+            *s = self.read_system(new_base + new.segs + i as u64 * new.seg_stride, 2)? as u16;
         }
-        let ldt = self.read_linear(new_base + new.ldt, 2, false)? as u16;
+        let ldt = self.read_system(new_base + new.ldt, 2)? as u16;
         let cr3 = if new32 {
-            Some(self.read_linear(new_base + 28, 4, false)?)
+            Some(self.read_system(new_base + 28, 4)?)
         } else {
             None
         };
@@ -113,16 +112,16 @@ impl Exec<'_> {
             out_flags &= !NT;
         }
         let or = old.reg;
-        self.write_linear(old_base + old.ip, or, self.next_rip, false)?;
-        self.write_linear(old_base + old.flags, or, out_flags, false)?;
+        self.write_system(old_base + old.ip, or, self.next_rip)?;
+        self.write_system(old_base + old.flags, or, out_flags)?;
         for i in 0..8 {
             let v = self.s.gpr[i];
-            self.write_linear(old_base + old.gprs + i as u64 * or as u64, or, v, false)?;
+            self.write_system(old_base + old.gprs + i as u64 * or as u64, or, v)?;
         }
         let old_count = if old.reg == 4 { 6 } else { 4 };
         for i in 0..old_count {
             let v = self.s.seg[i].selector as u64;
-            self.write_linear(old_base + old.segs + i as u64 * old.seg_stride, 2, v, false)?;
+            self.write_system(old_base + old.segs + i as u64 * old.seg_stride, 2, v)?;
         }
 
         // Busy bits and the back link.
@@ -132,7 +131,7 @@ impl Exec<'_> {
         }
         let mut new_flags = flags;
         if matches!(how, TaskSwitch::Call | TaskSwitch::Interrupt) {
-            self.write_linear(new_base, 2, old_sel as u64, false)?;
+            self.write_system(new_base, 2, old_sel as u64)?;
             new_flags |= NT;
         }
         if how != TaskSwitch::Iret {
@@ -144,8 +143,7 @@ impl Exec<'_> {
         self.s.cr0 |= cr0::TS;
         if let Some(cr3) = cr3 {
             if self.s.cr0 & cr0::PG != 0 {
-                self.s.cr3 = cr3;
-                self.tlb.flush_non_global();
+                crate::cpu::mmu::load_cr3(self.s, self.mem, self.tlb, cr3)?;
             }
         }
         let mask = if new32 { 0xffff_ffff } else { 0xffff };
