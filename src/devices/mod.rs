@@ -3,3 +3,4 @@
 pub mod bus;
 pub mod debug_console;
 pub mod debug_exit;
+pub mod irq;
