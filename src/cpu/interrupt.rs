@@ -20,6 +20,8 @@ pub enum EventKind {
     Software,
     /// INT1 (ICEBP).
     Icebp,
+    /// A maskable or non-maskable interrupt from outside the CPU.
+    External,
 }
 
 /// Delivers `vec`. The return address is `ex.next_rip` for software
@@ -27,12 +29,12 @@ pub enum EventKind {
 fn deliver(ex: &mut Exec, vec: u8, error_code: Option<u32>, kind: EventKind) -> Result<(), Fault> {
     let ret = match kind {
         EventKind::Software | EventKind::Icebp => ex.next_rip,
-        EventKind::Exception => ex.s.rip,
+        EventKind::Exception | EventKind::External => ex.s.rip,
     };
     let start_rsp = ex.s.gpr[RSP];
     let start_ss = ex.s.seg[SS];
     let result = if ex.long_mode() {
-        let ext = (kind == EventKind::Exception) as u32;
+        let ext = matches!(kind, EventKind::Exception | EventKind::External) as u32;
         ex.deliver_long(vec, error_code, kind == EventKind::Software, ext, ret)
     } else if ex.s.protected_mode() {
         deliver_protected(ex, vec, error_code, kind, ret)
@@ -82,7 +84,7 @@ fn deliver_protected(
     kind: EventKind,
     ret: u64,
 ) -> Result<(), Fault> {
-    let ext = (kind == EventKind::Exception) as u32;
+    let ext = matches!(kind, EventKind::Exception | EventKind::External) as u32;
     let idt_err = vec as u32 * 8 + 2 + ext;
     if vec as u64 * 8 + 7 > ex.s.idtr.limit as u64 {
         return Err(Fault::gp(idt_err));
@@ -226,6 +228,15 @@ pub fn raise(
         return Err(Fault::gp(0));
     }
     deliver(ex, vec, error_code, kind)
+}
+
+/// Delivers an external interrupt (from the PIC or local APIC) before the
+/// instruction at CS:RIP; a fault during delivery escalates as usual.
+pub fn deliver_external(ex: &mut Exec, vec: u8) -> Result<(), StopReason> {
+    match deliver(ex, vec, None, EventKind::External) {
+        Ok(()) => Ok(()),
+        Err(fault) => deliver_fault(ex, fault),
+    }
 }
 
 /// Delivers a fault raised by an instruction whose state has been rolled

@@ -68,6 +68,19 @@ impl Cpu {
         self.cache.decoder_options = options;
     }
 
+    /// Delivers external interrupt `vector` now (the caller checked
+    /// `state.accepts_interrupt()` and acknowledged the controller). Wakes a
+    /// halted CPU.
+    pub fn deliver_interrupt(
+        &mut self,
+        mem: &mut GuestMemory,
+        io: &mut PortBus,
+        vector: u8,
+    ) -> Result<(), StopReason> {
+        let mut ex = Exec::new(&mut self.state, mem, io, &mut self.tlb);
+        interrupt::deliver_external(&mut ex, vector)
+    }
+
     /// Drops every decoded block (after loading new code behind the CPU's back).
     pub fn flush_decode_cache(&mut self, mem: &mut GuestMemory) {
         self.cache.clear();
@@ -113,5 +126,58 @@ impl Cpu {
             }
         }
         StopReason::Budget
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::state::{Segment, CS, RAX, RBX};
+    use super::*;
+
+    /// STI; HLT sleeps until an external interrupt, whose handler returns
+    /// to the instruction after the HLT.
+    #[test]
+    fn external_interrupt_wakes_hlt_after_sti() {
+        let mut mem = GuestMemory::new(1 << 20).unwrap();
+        let mut io = PortBus::default();
+        // IVT entry 0x08 -> 0000:0600.
+        mem.write(0x08 * 4, 4, 0x0000_0600);
+        mem.write_bytes(0x600, &[0xb0, 0x42, 0xcf]); // mov al,42h; iret
+        mem.write_bytes(0x500, &[0xfb, 0xf4, 0xb3, 0x01, 0xf4]); // sti; hlt; mov bl,1; hlt
+        let mut cpu = Cpu::new();
+        cpu.state.seg[CS] = Segment::real_mode(0, Segment::ATTR_REAL_CODE);
+        cpu.state.rip = 0x500;
+        cpu.state.gpr[4] = 0x7c00;
+        let mut stop = StopReason::Yield;
+        while stop == StopReason::Yield {
+            stop = cpu.run(&mut mem, &mut io, 100, None);
+        }
+        assert_eq!(stop, StopReason::Halted);
+        assert_eq!(cpu.state.rip, 0x502);
+        assert!(cpu.state.accepts_interrupt());
+        cpu.deliver_interrupt(&mut mem, &mut io, 0x08).unwrap();
+        assert!(!cpu.state.halted);
+        let mut stop = StopReason::Yield;
+        while stop == StopReason::Yield {
+            stop = cpu.run(&mut mem, &mut io, 100, None);
+        }
+        assert_eq!(stop, StopReason::Halted);
+        assert_eq!(cpu.state.gpr[RAX] & 0xff, 0x42);
+        assert_eq!(cpu.state.gpr[RBX] & 0xff, 1);
+    }
+
+    /// Right after STI (which set IF) the CPU holds interrupts off.
+    #[test]
+    fn sti_shadow_holds_interrupts_for_one_instruction() {
+        let mut mem = GuestMemory::new(1 << 20).unwrap();
+        let mut io = PortBus::default();
+        mem.write_bytes(0x500, &[0xfb, 0x90, 0xf4]); // sti; nop; hlt
+        let mut cpu = Cpu::new();
+        cpu.state.seg[CS] = Segment::real_mode(0, Segment::ATTR_REAL_CODE);
+        cpu.state.rip = 0x500;
+        assert_eq!(cpu.run(&mut mem, &mut io, 1, None), StopReason::Yield);
+        assert!(!cpu.state.accepts_interrupt(), "shadow after STI");
+        cpu.run(&mut mem, &mut io, 1, None);
+        assert!(cpu.state.accepts_interrupt(), "shadow over after NOP");
     }
 }

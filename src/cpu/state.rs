@@ -211,6 +211,9 @@ pub struct CpuState {
     pub mxcsr: u32,
     /// Set by HLT; cleared by an interrupt or reset.
     pub halted: bool,
+    /// External interrupts are held off until the next instruction retires
+    /// (after STI that set IF, MOV SS and POP SS: SDM vol. 3, 6.8.3).
+    pub interrupt_shadow: bool,
     /// Instructions retired since reset.
     pub icount: u64,
 }
@@ -240,6 +243,7 @@ impl Default for CpuState {
             xmm: [[0; 2]; 16],
             mxcsr: 0x1f80,
             halted: false,
+            interrupt_shadow: false,
             icount: 0,
         };
         s.reset();
@@ -294,6 +298,7 @@ impl CpuState {
             xmm: [[0; 2]; 16],
             mxcsr: 0x1f80,
             halted: false,
+            interrupt_shadow: false,
             icount: keep_icount,
         };
         self.seg[CS] = Segment {
@@ -304,6 +309,12 @@ impl CpuState {
         };
         // EDX holds the processor signature after reset.
         self.gpr[RDX] = super::cpuid::SIGNATURE as u64;
+    }
+
+    /// Whether an external maskable interrupt may be delivered now.
+    #[inline]
+    pub fn accepts_interrupt(&self) -> bool {
+        self.rflags & rflags::IF != 0 && !self.interrupt_shadow
     }
 
     /// True in protected (or long) mode.

@@ -120,6 +120,8 @@ impl<'a> Exec<'a> {
                 obs.before(self.s, insn, &bytes[..len]);
             }
             let flags_at_start = self.s.rflags;
+            // The shadow covers exactly one instruction: this one.
+            self.s.interrupt_shadow = false;
             let result = if self.breakpoints_enabled() {
                 self.pending_db = 0;
                 let hits = if flags_at_start & RF == 0 {

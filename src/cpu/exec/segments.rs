@@ -66,7 +66,9 @@ impl Exec<'_> {
             self.load_data_segment(seg, selector)?;
         }
         if seg == SS {
-            // The stack width may change; let the block end.
+            // The stack width may change; let the block end. Interrupts
+            // wait for the instruction that loads (E)SP next.
+            self.s.interrupt_shadow = true;
             self.yield_now = true;
         }
         Ok(())

@@ -59,6 +59,11 @@ pub fn interrupt_flag(ex: &mut Exec, insn: &Instruction) -> R {
     if insn.mnemonic() == Mnemonic::Cli {
         ex.s.rflags &= !IF;
     } else {
+        // STI delays interrupts by one instruction (so STI; HLT sleeps
+        // safely), but only when it actually sets IF.
+        if ex.s.rflags & IF == 0 {
+            ex.s.interrupt_shadow = true;
+        }
         ex.s.rflags |= IF;
     }
     ex.yield_now = true;
