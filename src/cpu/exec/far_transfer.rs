@@ -151,7 +151,7 @@ impl Exec<'_> {
         // parameters.
         let new_sp = self.peek_stack(2 * size as u64 + imm, size)?;
         let ss_sel = self.peek_stack(3 * size as u64 + imm, size)? as u16;
-        let (ss, sd) = self.check_stack_segment(ss_sel, rpl, |e| Fault::gp(e))?;
+        let (ss, sd) = self.check_stack_segment(ss_sel, rpl, Fault::gp)?;
         self.check_branch_limit(d, off)?;
         self.mark_accessed(ss_sel, sd)?;
         self.enter_code(sel, d, rpl, off)?;
@@ -291,7 +291,7 @@ impl Exec<'_> {
         }
         let new_cpl = cd.dpl();
         let (ss_sel, sp) = self.tss_stack(new_cpl)?;
-        let (ss, sd) = self.check_stack_segment(ss_sel, new_cpl, |e| Fault::ts(e))?;
+        let (ss, sd) = self.check_stack_segment(ss_sel, new_cpl, Fault::ts)?;
         let count = gate.gate_param_count() as u64;
         let mut params = Vec::with_capacity(count as usize);
         for i in (0..count).rev() {

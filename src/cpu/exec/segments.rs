@@ -59,7 +59,7 @@ impl Exec<'_> {
             };
         } else if seg == SS {
             let cpl = self.cpl();
-            let (sreg, d) = self.check_stack_segment(selector, cpl, |s| Fault::gp(s))?;
+            let (sreg, d) = self.check_stack_segment(selector, cpl, Fault::gp)?;
             self.mark_accessed(selector, d)?;
             self.s.seg[SS] = sreg;
         } else {
