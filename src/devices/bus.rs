@@ -155,6 +155,22 @@ impl MmioBus {
     }
 }
 
+/// A device shared between the bus and the machine (which also drives its
+/// timers or reads its interrupt output): the bus forwards to it.
+impl<T: PortDevice + ?Sized> PortDevice for std::sync::Arc<std::sync::Mutex<T>> {
+    fn read(&mut self, offset: u16, size: u8) -> u32 {
+        self.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .read(offset, size)
+    }
+
+    fn write(&mut self, offset: u16, size: u8, value: u32) {
+        self.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .write(offset, size, value)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,19 +204,5 @@ mod tests {
         assert!(bus.register(0x5f, 2, Box::new(Latch(0))).is_err());
         assert!(bus.register(0x64, 1, Box::new(Latch(0))).is_ok());
         assert!(bus.register(0x70, 0, Box::new(Latch(0))).is_err());
-    }
-}
-
-/// A device shared between the bus and the machine (which also drives its
-/// timers or reads its interrupt output): the bus forwards to it.
-impl<T: PortDevice + ?Sized> PortDevice for std::sync::Arc<std::sync::Mutex<T>> {
-    fn read(&mut self, offset: u16, size: u8) -> u32 {
-        self.lock().unwrap_or_else(|e| e.into_inner()).read(offset, size)
-    }
-
-    fn write(&mut self, offset: u16, size: u8, value: u32) {
-        self.lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .write(offset, size, value)
     }
 }

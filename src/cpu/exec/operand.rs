@@ -481,6 +481,12 @@ impl Exec<'_> {
     }
 }
 
+/// A 48-bit canonical address: bits 63..47 all equal.
+#[inline]
+pub fn canonical(addr: u64) -> bool {
+    ((addr as i64) << 16 >> 16) as u64 == addr
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -509,10 +515,4 @@ mod tests {
         assert_eq!(sext(0x7fff, 2), 0x7fff);
         assert_eq!(sext(0xffff_ffff, 4), -1);
     }
-}
-
-/// A 48-bit canonical address: bits 63..47 all equal.
-#[inline]
-pub fn canonical(addr: u64) -> bool {
-    ((addr as i64) << 16 >> 16) as u64 == addr
 }
