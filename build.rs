@@ -2,7 +2,8 @@
 //! OUT_DIR at build time:
 //! - `demo.rom`, which src/main.rs includes as the default firmware;
 //! - `testroms/NAME.rom` for each test ROM, and `testroms.rs`, a generated
-//!   table of `(name, path, expected exit status)` that integration tests
+//!   table of `TestRom`s (name, image path, expected exit status, whether
+//!   xlat should pass yet, QEMU's known deviations) that integration tests
 //!   `include!`.
 
 use std::fmt::Write as _;
@@ -15,18 +16,35 @@ fn main() {
     let dir = out.join("testroms");
     std::fs::create_dir_all(&dir).expect("create OUT_DIR/testroms");
     let mut table = String::from(
-        "/// Test ROMs built by build.rs: (name, path of the image, expected exit status).\n\
-         pub const TEST_ROMS: &[(&str, &str, i32)] = &[\n",
+        "/// A test ROM built by build.rs.\n\
+         #[allow(dead_code)]\n\
+         pub struct TestRom {\n\
+         \x20   pub name: &'static str,\n\
+         \x20   /// Path of the image.\n\
+         \x20   pub path: &'static str,\n\
+         \x20   /// Exit status when the emulation is right.\n\
+         \x20   pub expected_status: i32,\n\
+         \x20   /// Why xlat is not expected to pass it yet (None: it must pass).\n\
+         \x20   pub pending: Option<&'static str>,\n\
+         \x20   /// Checks QEMU gets wrong, with why.\n\
+         \x20   pub qemu_deviations: &'static [(&'static str, &'static str)],\n\
+         }\n\
+         pub const TEST_ROMS: &[TestRom] = &[\n",
     );
     for rom in xlat_testroms::all() {
         let path = dir.join(format!("{}.rom", rom.name));
         std::fs::write(&path, &rom.image)
             .unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
         let path = path.to_str().expect("OUT_DIR is valid UTF-8");
+        let pending = match rom.xlat {
+            xlat_testroms::Expect::Pass => None,
+            xlat_testroms::Expect::Pending(why) => Some(why),
+        };
         writeln!(
             table,
-            "    ({:?}, {:?}, {}),",
-            rom.name, path, rom.expected_status
+            "    TestRom {{ name: {:?}, path: {:?}, expected_status: {}, pending: {:?}, \
+             qemu_deviations: &{:?} }},",
+            rom.name, path, rom.expected_status, pending, rom.qemu_deviations
         )
         .unwrap();
     }

@@ -18,6 +18,39 @@ pub struct Cli {
 pub enum Command {
     /// Run SingleStepTests files (MOO format) through the interpreter.
     Sst(SstArgs),
+    /// Compare the interpreter with the host CPU on random operands.
+    Hostcheck(HostcheckArgs),
+}
+
+#[derive(Args)]
+pub struct HostcheckArgs {
+    /// Random cases per instruction form.
+    #[arg(long, default_value_t = 10_000)]
+    pub cases: u64,
+    /// Only forms whose iced-x86 Code name contains this text.
+    #[arg(long)]
+    pub filter: Option<String>,
+    /// Seed of the random generator.
+    #[arg(long, default_value_t = 0x5eed)]
+    pub seed: u64,
+    /// Show the first failing case of each form.
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+pub fn run_hostcheck(args: &HostcheckArgs) -> Result<ExitCode, String> {
+    let opts = xlat::hostcheck::Options {
+        cases: args.cases,
+        filter: args.filter.clone(),
+        seed: args.seed,
+        verbose: args.verbose,
+    };
+    let tally = xlat::hostcheck::run(&opts, &mut std::io::stdout())?;
+    Ok(if tally.failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 #[derive(Args)]

@@ -27,6 +27,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Some(Command::Sst(args)) => cli::run_sst(&args),
+        Some(Command::Hostcheck(args)) => cli::run_hostcheck(&args),
         None => boot(&cli.run),
     };
     match result {

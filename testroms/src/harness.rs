@@ -21,7 +21,7 @@ pub const FAIL_MARK: &str = "FAIL";
 /// Word at 0000:0500 (just above the BIOS data area) counting failed
 /// checks. Reached through SS, which every ROM keeps at 0, so tests may
 /// point DS and ES anywhere.
-const FAIL_COUNT: u32 = 0x0500;
+pub const FAIL_COUNT: u32 = 0x0500;
 /// Exceptions below this vector get a handler that reports them as
 /// unexpected, unless a ROM installs its own.
 const GUARDED_VECTORS: u8 = 32;
@@ -181,7 +181,14 @@ impl Harness {
     }
 
     /// Ends the ROM: the verdict on the console and to the exit port.
-    pub fn finish(mut self) -> Result<Vec<u8>, IcedError> {
+    pub fn finish(self) -> Result<Vec<u8>, IcedError> {
+        self.finish_with(&[])
+    }
+
+    /// Like `finish`, and places each `(offset, bytes)` blob (code assembled
+    /// separately at a fixed address, or tables) into the image. The main
+    /// code must end below the lowest blob, and blobs must not overlap.
+    pub fn finish_with(mut self, blobs: &[(usize, Vec<u8>)]) -> Result<Vec<u8>, IcedError> {
         let name = self.name;
         let checks = self.checks;
         let mut failed = self.a.create_label();
@@ -196,7 +203,26 @@ impl Harness {
         self.print(&format!(" of {checks}\r\n"))?;
         exit_with(&mut self.a, EXIT_FAIL)?;
         self.con.emit(&mut self.a)?;
-        rom::link(self.a)
+        let mut image = rom::link(self.a)?;
+        let mut used: Vec<(usize, usize)> = Vec::new();
+        for (offset, bytes) in blobs {
+            let end = offset + bytes.len();
+            assert!(
+                end <= rom::RESET_VECTOR,
+                "{name}: blob at {offset:#x} overlaps the reset vector"
+            );
+            assert!(
+                image[*offset..end].iter().all(|&b| b == 0xf4),
+                "{name}: blob at {offset:#x} overlaps the main code"
+            );
+            assert!(
+                used.iter().all(|&(s, e)| end <= s || *offset >= e),
+                "{name}: blobs overlap at {offset:#x}"
+            );
+            used.push((*offset, end));
+            image[*offset..end].copy_from_slice(bytes);
+        }
+        Ok(image)
     }
 
     /// Prints "FAIL <rom>: <what>" and counts the failure.
@@ -259,7 +285,7 @@ impl Harness {
 
 /// Writes `value` to the debug-exit port, then stops for good in case the
 /// port is not there.
-fn exit_with(a: &mut CodeAssembler, value: u8) -> Result<(), IcedError> {
+pub fn exit_with(a: &mut CodeAssembler, value: u8) -> Result<(), IcedError> {
     a.mov(al, u32::from(value))?;
     a.out(DEBUG_EXIT_PORT, al)?;
     a.cli()?;

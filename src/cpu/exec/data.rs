@@ -150,8 +150,12 @@ pub fn cmpxchg(ex: &mut Exec, insn: &Instruction) -> R {
     if acc == dst {
         ex.write_op(insn, 0, src)?;
     } else {
-        // The destination is written back unchanged (a locked RMW cycle).
-        ex.write_op(insn, 0, dst)?;
+        // A memory destination is written back unchanged (a locked RMW
+        // cycle); a register destination is left alone, so its upper half
+        // survives in 64-bit mode.
+        if insn.op_kind(0) == OpKind::Memory {
+            ex.write_op(insn, 0, dst)?;
+        }
         ex.set_reg(RAX, size, dst);
     }
     ex.s.lazy.set(FlagOp::Sub, size as u8, acc, dst, r);

@@ -21,12 +21,22 @@ fn count(ex: &mut Exec, insn: &Instruction, n: u32, size: u32) -> Result<u32, Fa
     Ok((raw & if size == 8 { 0x3f } else { 0x1f }) as u32)
 }
 
+/// A masked count of zero changes no flags and no bits, but a 32-bit
+/// register destination is still written, which clears bits 63..32 in
+/// 64-bit mode (as on hardware).
+fn zero_count(ex: &mut Exec, insn: &Instruction, size: u32, a: u64) -> R {
+    if size == 4 && insn.op_kind(0) == iced_x86::OpKind::Register {
+        ex.write_op(insn, 0, a)?;
+    }
+    Ok(())
+}
+
 pub fn shift(ex: &mut Exec, insn: &Instruction) -> R {
     let size = ex.op_size(insn, 0);
     let c = count(ex, insn, 1, size)?;
     let a = ex.read_op_rmw(insn, 0)?;
     if c == 0 {
-        return Ok(());
+        return zero_count(ex, insn, size, a);
     }
     let bits = size * 8;
     let mask = size_mask(size);
@@ -118,7 +128,7 @@ pub fn double_shift(ex: &mut Exec, insn: &Instruction) -> R {
     let a = ex.read_op_rmw(insn, 0)?;
     let b = ex.read_op(insn, 1)?;
     if c == 0 {
-        return Ok(());
+        return zero_count(ex, insn, size, a);
     }
     let bits = size * 8;
     let mask = size_mask(size);

@@ -1,0 +1,384 @@
+//! One random test case: the instruction (encoded), the registers, flags
+//! and memory buffer it starts from, and the comparison of two outcomes.
+
+use super::forms::{Form, OperandSpec};
+use iced_x86::{Encoder, Instruction, Mnemonic, OpKind, Register};
+use std::fmt;
+
+/// Size of the memory buffer a memory operand points into; RBX holds the
+/// address of its middle on both sides.
+pub const BUF: usize = 256;
+/// Offset of RBX in the buffer.
+pub const BUF_MID: u64 = 128;
+
+/// A deterministic xorshift64 generator.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+
+    /// A value biased toward the edges of `bytes`-wide integers.
+    pub fn edge_value(&mut self, bytes: u32) -> u64 {
+        let bits = bytes * 8;
+        let mask = u64::MAX >> (64 - bits);
+        let sign = 1u64 << (bits - 1);
+        let v = match self.next() % 12 {
+            0 => 0,
+            1 => 1,
+            2 => mask,
+            3 => sign,
+            4 => sign - 1,
+            5 => sign + 1,
+            6 => self.next() % 32,
+            7 => mask - (self.next() % 4),
+            8 => 1 << (self.next() % bits as u64),
+            _ => self.next(),
+        };
+        v & mask
+    }
+}
+
+/// The architectural view both runners fill in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    pub gpr: [u64; 16],
+    pub rflags: u64,
+    pub buf: [u8; BUF],
+    /// The exception raised, if any (the host never gets here with one).
+    pub fault: Option<u8>,
+}
+
+pub struct Case {
+    pub insn: Instruction,
+    pub bytes: Vec<u8>,
+    pub start: Outcome,
+}
+
+/// General registers an operand may name: never RSP (the stack) nor RBX
+/// (the buffer base, whose value differs between host and guest).
+const GPRS: [usize; 14] = [0, 1, 2, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
+
+fn gpr(index: usize, bytes: u32, high8: bool) -> Register {
+    let base = match bytes {
+        1 if high8 => return [Register::AH, Register::CH, Register::DH][index],
+        1 => Register::AL,
+        2 => Register::AX,
+        4 => Register::EAX,
+        _ => Register::RAX,
+    };
+    // iced numbers AL..R15L with SPL..DIL after AH..BH.
+    let n = if bytes == 1 && index >= 4 {
+        index + 4
+    } else {
+        index
+    };
+    iced_x86::Register::values()
+        .nth(base as usize + n)
+        .unwrap_or(Register::None)
+}
+
+pub fn generate(form: &Form, rng: &mut Rng) -> Option<Case> {
+    let mut insn = Instruction::default();
+    insn.set_code(form.code);
+    insn.set_code_size(iced_x86::CodeSize::Code64);
+    for (i, spec) in form.ops.iter().enumerate() {
+        let i = i as u32;
+        match *spec {
+            OperandSpec::Gpr(bytes) => reg_operand(&mut insn, i, bytes, rng),
+            OperandSpec::GprOrMem(bytes) => {
+                if rng.next() % 2 == 0 {
+                    reg_operand(&mut insn, i, bytes, rng);
+                } else {
+                    insn.set_op_kind(i, OpKind::Memory);
+                    let disp = (rng.next() % 96) as i64 - 48;
+                    insn.set_memory_base(Register::RBX);
+                    insn.set_memory_index(Register::None);
+                    insn.set_memory_displacement64(disp as u64);
+                    insn.set_memory_displ_size(1);
+                }
+            }
+            OperandSpec::Fixed(r) => {
+                insn.set_op_kind(i, OpKind::Register);
+                insn.set_op_register(i, r);
+            }
+            OperandSpec::Imm(bytes) => {
+                let v = rng.edge_value(bytes);
+                let kind = form.code.op_code().op_kind(i);
+                use iced_x86::OpCodeOperandKind as K;
+                match kind {
+                    K::imm8 => {
+                        insn.set_op_kind(i, OpKind::Immediate8);
+                        insn.set_immediate8(v as u8);
+                    }
+                    K::imm8sex16 => {
+                        insn.set_op_kind(i, OpKind::Immediate8to16);
+                        insn.set_immediate8to16(v as u8 as i8 as i16);
+                    }
+                    K::imm8sex32 => {
+                        insn.set_op_kind(i, OpKind::Immediate8to32);
+                        insn.set_immediate8to32(v as u8 as i8 as i32);
+                    }
+                    K::imm8sex64 => {
+                        insn.set_op_kind(i, OpKind::Immediate8to64);
+                        insn.set_immediate8to64(v as u8 as i8 as i64);
+                    }
+                    K::imm16 => {
+                        insn.set_op_kind(i, OpKind::Immediate16);
+                        insn.set_immediate16(v as u16);
+                    }
+                    K::imm32 => {
+                        insn.set_op_kind(i, OpKind::Immediate32);
+                        insn.set_immediate32(v as u32);
+                    }
+                    K::imm32sex64 => {
+                        insn.set_op_kind(i, OpKind::Immediate32to64);
+                        insn.set_immediate32to64(v as u32 as i32 as i64);
+                    }
+                    _ => {
+                        insn.set_op_kind(i, OpKind::Immediate64);
+                        insn.set_immediate64(v);
+                    }
+                }
+            }
+            OperandSpec::One => {
+                insn.set_op_kind(i, OpKind::Immediate8);
+                insn.set_immediate8(1);
+            }
+        }
+    }
+    let mut enc = Encoder::new(64);
+    enc.encode(&insn, 0).ok()?;
+    let bytes = enc.take_buffer();
+    let mut start = Outcome {
+        gpr: [0; 16],
+        rflags: rng.next() & 0x8d5,
+        buf: [0; BUF],
+        fault: None,
+    };
+    for g in start.gpr.iter_mut() {
+        *g = rng.edge_value(8);
+    }
+    let mut buf = [0u8; BUF];
+    for chunk in buf.chunks_mut(8) {
+        let v = rng.edge_value(8).to_le_bytes();
+        chunk.copy_from_slice(&v[..chunk.len()]);
+    }
+    start.buf = buf;
+    // BT* with a register bit offset may address far outside the buffer:
+    // keep the offset within it.
+    if matches!(
+        form.code.mnemonic(),
+        Mnemonic::Bt | Mnemonic::Bts | Mnemonic::Btr | Mnemonic::Btc
+    ) && insn.op_kind(0) == OpKind::Memory
+        && insn.op_kind(1) == OpKind::Register
+    {
+        let r = crate::cpu::exec::operand::gpr_loc(insn.op_register(1)).index;
+        start.gpr[r] = (rng.next() % 512).wrapping_sub(256);
+    }
+    Some(Case { insn, bytes, start })
+}
+
+fn reg_operand(insn: &mut Instruction, i: u32, bytes: u32, rng: &mut Rng) {
+    let index = GPRS[(rng.next() % GPRS.len() as u64) as usize];
+    let high8 = bytes == 1 && index < 3 && rng.next() % 4 == 0;
+    insn.set_op_kind(i, OpKind::Register);
+    insn.set_op_register(i, gpr(index, bytes, high8));
+}
+
+impl Case {
+    /// Cases the host cannot run without a signal: divide errors.
+    pub fn would_fault_natively(&self) -> bool {
+        let m = self.insn.mnemonic();
+        if !matches!(m, Mnemonic::Div | Mnemonic::Idiv) {
+            return false;
+        }
+        let size = match self.insn.op_kind(0) {
+            OpKind::Register => self.insn.op_register(0).size() as u32,
+            _ => self.insn.memory_size().size() as u32,
+        };
+        let divisor = match self.insn.op_kind(0) {
+            OpKind::Register => {
+                let l = crate::cpu::exec::operand::gpr_loc(self.insn.op_register(0));
+                let v = self.start.gpr[l.index];
+                if l.high8 {
+                    (v >> 8) & 0xff
+                } else {
+                    v & mask(size)
+                }
+            }
+            _ => {
+                let at = (BUF_MID as i64 + self.insn.memory_displacement64() as i64) as usize;
+                let mut v = [0u8; 8];
+                v[..size as usize].copy_from_slice(&self.start.buf[at..at + size as usize]);
+                u64::from_le_bytes(v)
+            }
+        };
+        let (hi, lo) = if size == 1 {
+            let ax = self.start.gpr[0] & 0xffff;
+            (ax >> 8, ax & 0xff)
+        } else {
+            (
+                self.start.gpr[2] & mask(size),
+                self.start.gpr[0] & mask(size),
+            )
+        };
+        let bits = size * 8;
+        if divisor == 0 {
+            return true;
+        }
+        let n = ((hi as u128) << bits) | lo as u128;
+        if m == Mnemonic::Div {
+            return n / divisor as u128 > mask(size) as u128;
+        }
+        let shift = 128 - 2 * bits;
+        let n = ((n << shift) as i128) >> shift;
+        let d = ((divisor as i128) << (128 - bits)) >> (128 - bits);
+        match n.checked_div(d) {
+            None => true,
+            Some(q) => q < -(1i128 << (bits - 1)) || q > (1i128 << (bits - 1)) - 1,
+        }
+    }
+}
+
+fn mask(bytes: u32) -> u64 {
+    u64::MAX >> (64 - 8 * bytes)
+}
+
+/// The first difference between the host's and xlat's outcome, ignoring
+/// RSP, RBX (the buffer base) and the flags this instruction leaves
+/// undefined.
+pub fn compare(c: &Case, host: &Outcome, mine: &Outcome) -> Option<Diff> {
+    if host.fault != mine.fault {
+        return Some(Diff::new(
+            c,
+            format!("exception host {:?} xlat {:?}", host.fault, mine.fault),
+        ));
+    }
+    for i in 0..16 {
+        if i == 3 || i == 4 {
+            continue;
+        }
+        if host.gpr[i] != mine.gpr[i] {
+            return Some(Diff::new(
+                c,
+                format!("gpr{i} host {:#x} xlat {:#x}", host.gpr[i], mine.gpr[i]),
+            ));
+        }
+    }
+    let undefined = c.insn.rflags_undefined() as u64 | sdm_undefined_flags(c);
+    let m = 0x8d5 & !undefined;
+    if (host.rflags ^ mine.rflags) & m != 0 {
+        return Some(Diff::new(
+            c,
+            format!(
+                "flags host {:#x} xlat {:#x} (compared {:#x})",
+                host.rflags & m,
+                mine.rflags & m,
+                m
+            ),
+        ));
+    }
+    if let Some(i) = (0..BUF).find(|&i| host.buf[i] != mine.buf[i]) {
+        return Some(Diff::new(
+            c,
+            format!(
+                "buffer byte {i} host {:#x} xlat {:#x}",
+                host.buf[i], mine.buf[i]
+            ),
+        ));
+    }
+    None
+}
+
+const CF: u64 = 0x1;
+const PF: u64 = 0x4;
+const AF: u64 = 0x10;
+const ZF: u64 = 0x40;
+const SF: u64 = 0x80;
+const OF: u64 = 0x800;
+
+/// Flags the SDM leaves undefined for this case (vol. 2, each instruction's
+/// "Flags Affected"), which may differ between CPU generations and vendors:
+/// hostcheck compares only what is architecturally defined.
+fn sdm_undefined_flags(c: &Case) -> u64 {
+    let insn = &c.insn;
+    let size = match insn.op_kind(0) {
+        OpKind::Register => insn.op_register(0).size() as u64,
+        _ => insn.memory_size().size() as u64,
+    };
+    let count = || -> u64 {
+        let n = insn.op_count() - 1;
+        let raw = match insn.op_kind(n) {
+            OpKind::Register => c.start.gpr[1] & 0xff,
+            _ => insn.immediate(n),
+        };
+        raw & if size == 8 { 63 } else { 31 }
+    };
+    use Mnemonic::*;
+    match insn.mnemonic() {
+        Mul | Imul => SF | ZF | AF | PF,
+        Div | Idiv => CF | OF | SF | ZF | AF | PF,
+        And | Or | Xor | Test => AF,
+        Bsf | Bsr => CF | OF | SF | AF | PF,
+        Bt | Bts | Btr | Btc => OF | SF | AF | PF,
+        Shl | Sal | Shr | Sar => {
+            let n = count();
+            let mut u = if n != 0 { AF } else { 0 };
+            if n > 1 {
+                u |= OF;
+            }
+            if n >= size * 8 && insn.mnemonic() != Sar {
+                u |= CF;
+            }
+            u
+        }
+        Rol | Ror | Rcl | Rcr if count() != 1 => OF,
+        Shld | Shrd => {
+            let n = count();
+            match n {
+                0 => 0,
+                1 => AF,
+                _ if n > size * 8 => CF | OF | SF | ZF | AF | PF,
+                _ => AF | OF,
+            }
+        }
+        _ => 0,
+    }
+}
+
+/// A failing case, printable.
+pub struct Diff {
+    text: String,
+}
+
+impl Diff {
+    fn new(c: &Case, what: String) -> Self {
+        let mut asm = String::new();
+        use iced_x86::Formatter;
+        iced_x86::NasmFormatter::new().format(&c.insn, &mut asm);
+        Diff {
+            text: format!(
+                "{asm} [{}] regs {:x?} flags {:#x}: {what}",
+                c.bytes
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<String>(),
+                c.start.gpr,
+                c.start.rflags
+            ),
+        }
+    }
+}
+
+impl fmt::Display for Diff {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}

@@ -1,0 +1,167 @@
+//! Which instruction forms hostcheck tests, and how their operands are
+//! drawn: legacy-encoded integer forms valid in 64-bit mode at CPL 3 that
+//! xlat implements, without control flow, stack, I/O or string effects.
+
+use crate::cpu::catalog;
+use iced_x86::{Code, EncodingKind, Mnemonic, OpCodeOperandKind as K, Register};
+
+/// How one operand is drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OperandSpec {
+    /// A general register of this many bytes.
+    Gpr(u32),
+    /// Register or memory of this many bytes.
+    GprOrMem(u32),
+    /// A fixed register (AL, CL, DX, ...).
+    Fixed(Register),
+    /// An immediate of this many bytes (sign-extended by the CPU when the
+    /// form says so).
+    Imm(u32),
+    /// The constant 1 of the shift-by-one forms.
+    One,
+}
+
+#[derive(Clone, Debug)]
+pub struct Form {
+    pub code: Code,
+    pub name: String,
+    pub ops: Vec<OperandSpec>,
+}
+
+/// Mnemonics left out, each for a reason: they touch state outside the
+/// register/flags/buffer view (CPUID, RDTSC, segments, stack), depend on
+/// addresses that differ between host and guest (LEA, CMPXCHG8B/16B use RBX
+/// as data), or fault at CPL 3.
+const EXCLUDED: &[Mnemonic] = &[
+    Mnemonic::Cpuid,
+    Mnemonic::Rdtsc,
+    Mnemonic::Rdtscp,
+    Mnemonic::Rdpid,
+    Mnemonic::Lea,
+    Mnemonic::Cmpxchg8b,
+    Mnemonic::Cmpxchg16b,
+    Mnemonic::Lss,
+    Mnemonic::Lfs,
+    Mnemonic::Lgs,
+    Mnemonic::Cli,
+    Mnemonic::Sti,
+    Mnemonic::Hlt,
+    Mnemonic::Swapgs,
+    Mnemonic::Syscall,
+    Mnemonic::Sysret,
+    Mnemonic::Sysenter,
+    Mnemonic::Sysexit,
+    Mnemonic::Int,
+    Mnemonic::Int1,
+    Mnemonic::Int3,
+    Mnemonic::Ud0,
+    Mnemonic::Ud1,
+    Mnemonic::Ud2,
+    Mnemonic::Wait,
+    Mnemonic::Smsw,
+    Mnemonic::Str,
+    Mnemonic::Sldt,
+    Mnemonic::Sgdt,
+    Mnemonic::Sidt,
+    Mnemonic::Lar,
+    Mnemonic::Lsl,
+    Mnemonic::Verr,
+    Mnemonic::Verw,
+    // Port I/O faults at CPL 3 with IOPL 0 (the host's user mode).
+    Mnemonic::In,
+    Mnemonic::Out,
+];
+
+fn operand(kind: K) -> Option<OperandSpec> {
+    use OperandSpec::*;
+    Some(match kind {
+        K::r8_or_mem => GprOrMem(1),
+        K::r16_or_mem => GprOrMem(2),
+        K::r32_or_mem => GprOrMem(4),
+        K::r64_or_mem => GprOrMem(8),
+        K::r8_reg | K::r8_opcode => Gpr(1),
+        K::r16_reg | K::r16_rm | K::r16_opcode => Gpr(2),
+        K::r32_reg | K::r32_rm | K::r32_opcode => Gpr(4),
+        K::r64_reg | K::r64_rm | K::r64_opcode => Gpr(8),
+        K::al => Fixed(Register::AL),
+        K::cl => Fixed(Register::CL),
+        K::ax => Fixed(Register::AX),
+        K::dx => Fixed(Register::DX),
+        K::eax => Fixed(Register::EAX),
+        K::rax => Fixed(Register::RAX),
+        K::imm8 | K::imm8sex16 | K::imm8sex32 | K::imm8sex64 => Imm(1),
+        K::imm16 => Imm(2),
+        K::imm32 | K::imm32sex64 => Imm(4),
+        K::imm64 => Imm(8),
+        K::imm8_const_1 => One,
+        _ => return None,
+    })
+}
+
+/// Every form hostcheck can test today.
+pub fn integer_forms() -> Vec<Form> {
+    let mut forms = Vec::new();
+    for code in Code::values() {
+        let op = code.op_code();
+        if code == Code::INVALID
+            || !op.is_instruction()
+            || op.encoding() != EncodingKind::Legacy
+            || !op.mode64()
+            || !op.cpl3()
+            || !catalog::entry(code).implemented
+        {
+            continue;
+        }
+        let m = code.mnemonic();
+        if EXCLUDED.contains(&m) {
+            continue;
+        }
+        let Some(ops) = (0..op.op_count())
+            .map(|i| operand(op.op_kind(i)))
+            .collect::<Option<Vec<_>>>()
+        else {
+            continue;
+        };
+        // Control flow, stack and string forms are out of scope.
+        let mut probe = iced_x86::Instruction::default();
+        probe.set_code(code);
+        if probe.is_string_instruction()
+            || probe.flow_control() != iced_x86::FlowControl::Next
+            || probe.is_stack_instruction()
+        {
+            continue;
+        }
+        // BSWAP of a 16-bit register is undefined.
+        if code == Code::Bswap_r16 {
+            continue;
+        }
+        forms.push(Form {
+            code,
+            name: format!("{code:?}"),
+            ops,
+        });
+    }
+    forms
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_alu_families_are_covered() {
+        let names: Vec<String> = integer_forms().into_iter().map(|f| f.name).collect();
+        for want in [
+            "Add_rm32_r32",
+            "Adc_AL_imm8",
+            "Imul_r64_rm64_imm32",
+            "Shld_rm16_r16_CL",
+            "Bsf_r32_rm32",
+        ] {
+            assert!(names.iter().any(|n| n == want), "{want} missing");
+        }
+        assert!(!names
+            .iter()
+            .any(|n| n.starts_with("Push") || n.starts_with("Lea")));
+    }
+}

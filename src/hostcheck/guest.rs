@@ -1,0 +1,95 @@
+//! Runs one instruction in xlat: a 64-bit ring-3 guest with identity
+//! paging, the case's registers, flags and buffer.
+
+use super::case::{Case, Outcome, BUF, BUF_MID};
+use crate::cpu::state::{cr0, cr4, efer, CpuState, Segment, CS, DS, ES, FS, GS, SS};
+use crate::cpu::{Cpu, Fault, Observer};
+use crate::devices::bus::PortBus;
+use crate::mem::GuestMemory;
+
+const RAM: u64 = 4 << 20;
+const PML4: u64 = 0x10000;
+const CODE: u64 = 0x1000;
+const DATA: u64 = 0x20_0000;
+
+pub struct GuestRunner {
+    cpu: Cpu,
+    mem: GuestMemory,
+    io: PortBus,
+}
+
+/// Notes whether the instruction faulted.
+struct FaultWatch(Option<Fault>);
+
+impl Observer for FaultWatch {
+    fn before(&mut self, _: &CpuState, _: &iced_x86::Instruction, _: &[u8]) {}
+    fn after(&mut self, _: &CpuState, fault: Option<Fault>) {
+        self.0 = self.0.or(fault);
+    }
+}
+
+impl GuestRunner {
+    pub fn new() -> Result<Self, String> {
+        let mut mem = GuestMemory::new(RAM).map_err(|e| e.to_string())?;
+        // PML4 -> PDPT -> PD with two 2 MiB user pages: identity 0-4 MiB.
+        mem.write(PML4, 8, (PML4 + 0x1000) | 7);
+        mem.write(PML4 + 0x1000, 8, (PML4 + 0x2000) | 7);
+        mem.write(PML4 + 0x2000, 8, 0x87);
+        mem.write(PML4 + 0x2008, 8, 0x20_0000 | 0x87);
+        Ok(GuestRunner {
+            cpu: Cpu::new(),
+            mem,
+            io: PortBus::default(),
+        })
+    }
+
+    fn enter_64bit_ring3(&mut self, c: &Case) {
+        let s = &mut self.cpu.state;
+        s.reset();
+        s.cr0 = cr0::PE | cr0::PG | cr0::ET;
+        s.cr4 = cr4::PAE;
+        s.cr3 = PML4;
+        s.msr.efer = efer::LME | efer::LMA;
+        s.seg[CS] = Segment {
+            selector: 0x33,
+            attr: 0x20fb,
+            limit: 0xffff_ffff,
+            base: 0,
+        };
+        let data = Segment {
+            selector: 0x2b,
+            attr: 0xc0f3,
+            limit: 0xffff_ffff,
+            base: 0,
+        };
+        for seg in [SS, DS, ES, FS, GS] {
+            s.seg[seg] = data;
+        }
+        s.gpr = c.start.gpr;
+        s.gpr[3] = DATA + BUF_MID;
+        s.gpr[4] = DATA + 0x10_0000;
+        s.set_flags(c.start.rflags | 0x202);
+        s.rip = CODE;
+    }
+
+    pub fn run(&mut self, c: &Case) -> Outcome {
+        self.mem.write_bytes(DATA, &c.start.buf);
+        let mut code = c.bytes.clone();
+        code.push(0xf4);
+        self.mem.write_bytes(CODE, &code);
+        self.cpu.flush_decode_cache(&mut self.mem);
+        self.cpu.tlb.flush_all();
+        self.enter_64bit_ring3(c);
+        let mut watch = FaultWatch(None);
+        self.cpu
+            .run(&mut self.mem, &mut self.io, 1, Some(&mut watch));
+        let mut buf = [0u8; BUF];
+        self.mem.read_bytes(DATA, &mut buf);
+        Outcome {
+            gpr: self.cpu.state.gpr,
+            rflags: self.cpu.state.flags(),
+            buf,
+            fault: watch.0.map(|f| f.vector),
+        }
+    }
+}
