@@ -222,9 +222,9 @@ fn entry_for(code: Code) -> Entry {
         M::Verr | M::Verw => (x::verify, false),
         M::Arpl => (x::arpl, false),
         M::Sysenter => (x::sysenter, false),
-        M::Sysexit => (x::sysexit, false),
+        M::Sysexit | M::Sysexitq => (x::sysexit, false),
         M::Syscall => (x::syscall, false),
-        M::Sysret => (x::sysret, false),
+        M::Sysret | M::Sysretq => (x::sysret, false),
         _ if is_x87(code) => (x::x87_escape, false),
         _ => (x::undefined, false),
     };

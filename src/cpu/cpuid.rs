@@ -44,7 +44,7 @@ mod edx_ext1 {
 }
 
 /// Long mode is reported only once it works end to end.
-const LONG_MODE: bool = false;
+const LONG_MODE: bool = true;
 
 /// The highest basic and extended leaves.
 const MAX_BASIC: u32 = 7;
@@ -136,7 +136,7 @@ mod tests {
         assert_ne!(edx & edx1::SEP, 0, "SYSENTER/SYSEXIT exist");
         let (_, _, _, ext) = cpuid(0x8000_0001, 0);
         assert_ne!(ext & edx_ext1::NX, 0);
-        assert_eq!(ext & edx_ext1::LM, 0);
+        assert_ne!(ext & edx_ext1::LM, 0);
         assert_eq!(cpuid(0x8000_0008, 0).0 & 0xff, 40);
     }
 

@@ -61,11 +61,9 @@ struct Entry {
     qemu_deviations: &'static [(&'static str, &'static str)],
 }
 
-const LONG_MODE: &str = "long mode is not implemented in xlat yet (a #PF in 64-bit code)";
-
 /// The ROMs xlat is not expected to pass yet, each with why. The xlat test
 /// fails when one of them passes, so that this list shrinks as xlat grows.
-pub const PENDING: &[(&str, &str)] = &[("long_mode", LONG_MODE)];
+pub const PENDING: &[(&str, &str)] = &[];
 
 /// QEMU's TCG checks a segment's type and limit when the register is
 /// loaded, never on a data access through it.

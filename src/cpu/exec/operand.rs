@@ -173,7 +173,8 @@ impl Exec<'_> {
         let mut off = insn.memory_displacement64();
         let base = insn.memory_base();
         if base == Register::RIP || base == Register::EIP {
-            off = insn.next_ip().wrapping_add(off);
+            // iced-x86 already resolved RIP-relative operands to the
+            // absolute target (the block was decoded at its real RIP).
         } else if base != Register::None {
             off = off.wrapping_add(self.gpr(base));
         }
