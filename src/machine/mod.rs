@@ -2,7 +2,9 @@
 //! and the run loop that drives them.
 
 pub mod clock;
+pub mod e820;
 mod firmware;
+pub mod linux_boot;
 
 pub use firmware::{map_firmware, FirmwareError};
 
