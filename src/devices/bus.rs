@@ -171,6 +171,23 @@ impl<T: PortDevice + ?Sized> PortDevice for std::sync::Arc<std::sync::Mutex<T>> 
     }
 }
 
+/// ISA devices are byte-wide: a 16- or 32-bit access is split by the bus into
+/// byte accesses at consecutive ports, low byte first. `read_byte` gets the
+/// port offset of each byte (which may lie past the device's range: it should
+/// answer 0xff there, as the empty bus would).
+pub fn split_read(offset: u16, size: u8, mut read_byte: impl FnMut(u16) -> u8) -> u32 {
+    (0..size.clamp(1, 4) as u16).fold(0, |acc, i| {
+        acc | (read_byte(offset.wrapping_add(i)) as u32) << (8 * i)
+    })
+}
+
+/// The write counterpart of [`split_read`].
+pub fn split_write(offset: u16, size: u8, value: u32, mut write_byte: impl FnMut(u16, u8)) {
+    for i in 0..size.clamp(1, 4) as u16 {
+        write_byte(offset.wrapping_add(i), (value >> (8 * i)) as u8);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

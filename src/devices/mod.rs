@@ -3,4 +3,11 @@
 pub mod bus;
 pub mod debug_console;
 pub mod debug_exit;
+pub mod i8042;
 pub mod irq;
+pub mod pic;
+pub mod pit;
+pub mod port92;
+pub mod rtc;
+pub mod serial;
+pub mod system_control;
