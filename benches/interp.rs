@@ -39,6 +39,10 @@ fn main() {
         firmware: loop_rom(outer),
         console: Box::new(std::io::sink()),
         no_reboot: true,
+        serial: Box::new(std::io::sink()),
+        clock: xlat::machine::clock::ClockSource::Deterministic {
+            ns_per_instruction: 1,
+        },
     })
     .expect("machine builds");
     let start = Instant::now();

@@ -53,6 +53,10 @@ fn boot(args: &cli::RunArgs) -> Result<ExitCode, String> {
         firmware,
         console: Box::new(std::io::stdout()),
         no_reboot: args.no_reboot,
+        serial: Box::new(std::io::stdout()),
+        clock: xlat::machine::clock::ClockSource::Deterministic {
+            ns_per_instruction: 1,
+        },
     })?;
     let started = Instant::now();
     let mut tracer = args

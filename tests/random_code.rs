@@ -133,6 +133,10 @@ fn random_firmware_never_panics() {
             console: Box::new(std::io::sink()),
             // Resetting would only rerun the same random firmware.
             no_reboot: true,
+            serial: Box::new(std::io::sink()),
+            clock: xlat::machine::clock::ClockSource::Deterministic {
+                ns_per_instruction: 1,
+            },
         })
         .expect("build machine");
         let outcome = catch_unwind(AssertUnwindSafe(|| machine.run(Some(BUDGET), None)))

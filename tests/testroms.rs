@@ -112,6 +112,7 @@ rom_tests! {
     rom_strings => "strings",
     rom_interrupts => "interrupts",
     rom_wide => "wide",
+    rom_pc_timers => "pc_timers",
     rom_pm_segments => "pm_segments",
     rom_pm_interrupts => "pm_interrupts",
     rom_rings => "rings",

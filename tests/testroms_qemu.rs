@@ -125,6 +125,7 @@ rom_tests! {
     qemu_strings => "strings",
     qemu_interrupts => "interrupts",
     qemu_wide => "wide",
+    qemu_pc_timers => "pc_timers",
     qemu_pm_segments => "pm_segments",
     qemu_pm_interrupts => "pm_interrupts",
     qemu_rings => "rings",

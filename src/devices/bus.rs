@@ -91,6 +91,9 @@ impl<D: ?Sized> RangeMap<D> {
 #[derive(Default)]
 pub struct PortBus {
     map: RangeMap<dyn PortDevice>,
+    /// The machine's clock: the CPU publishes its instruction count here
+    /// before each access, so timer devices read the present time.
+    pub clock: Option<crate::machine::clock::Clock>,
 }
 
 impl PortBus {
@@ -103,7 +106,16 @@ impl PortBus {
         self.map.insert(base as u64, len as u64, dev)
     }
 
+    /// Publishes the vCPU's retired-instruction count to the clock.
+    #[inline]
+    pub fn sync_time(&self, icount: u64) {
+        if let Some(c) = &self.clock {
+            c.set_icount(icount);
+        }
+    }
+
     pub fn read(&mut self, port: u16, size: u8) -> u32 {
+        let size = size.clamp(1, 4);
         match self.map.find(port as u64) {
             Some((dev, off)) => dev.read(off as u16, size),
             None => u32::MAX >> (32 - 8 * size as u32),

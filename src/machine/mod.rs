@@ -5,6 +5,7 @@ pub mod clock;
 pub mod e820;
 mod firmware;
 pub mod linux_boot;
+pub mod platform;
 
 pub use firmware::{map_firmware, FirmwareError};
 
@@ -13,6 +14,8 @@ use crate::devices::bus::PortBus;
 use crate::devices::debug_console::DebugConsole;
 use crate::devices::debug_exit::{DebugExit, ExitRequest};
 use crate::mem::GuestMemory;
+use clock::{Clock, ClockSource, VirtualClock};
+use platform::Platform;
 use std::io::Write;
 
 /// Port of the debug console (Bochs' "port E9 hack").
@@ -31,6 +34,27 @@ pub struct MachineConfig {
     /// On a triple fault (or other reset request), stop instead of
     /// resetting the machine as a PC does (QEMU's -no-reboot).
     pub no_reboot: bool,
+    /// Where COM1's output goes.
+    pub serial: Box<dyn Write + Send>,
+    /// Where guest time comes from.
+    pub clock: ClockSource,
+}
+
+impl MachineConfig {
+    /// A machine with `firmware`, the debug console and COM1 on stdout,
+    /// deterministic time and the given RAM.
+    pub fn new(ram_size: u64, firmware: Vec<u8>) -> Self {
+        MachineConfig {
+            ram_size,
+            firmware,
+            console: Box::new(std::io::stdout()),
+            no_reboot: false,
+            serial: Box::new(std::io::stdout()),
+            clock: ClockSource::Deterministic {
+                ns_per_instruction: 1,
+            },
+        }
+    }
 }
 
 /// How a run ended.
@@ -50,6 +74,8 @@ pub struct Machine {
     pub cpu: Cpu,
     pub mem: GuestMemory,
     pub io: PortBus,
+    pub clock: Clock,
+    pub platform: Platform,
     exit: ExitRequest,
     no_reboot: bool,
     /// Resets performed since the machine was built.
@@ -78,10 +104,16 @@ impl Machine {
         .map_err(|e| e.to_string())?;
         io.register(DEBUG_EXIT_PORT, 1, Box::new(DebugExit::new(exit.clone())))
             .map_err(|e| e.to_string())?;
+        let clock = VirtualClock::new(config.clock);
+        io.clock = Some(clock.clone());
+        let platform = Platform::build(&mut io, &clock, config.ram_size, config.serial)
+            .map_err(|e| e.to_string())?;
         Ok(Machine {
             cpu: Cpu::new(),
             mem,
             io,
+            clock,
+            platform,
             exit,
             no_reboot: config.no_reboot,
             resets: 0,
@@ -96,6 +128,7 @@ impl Machine {
         self.cpu.tlb.flush_all();
         self.cpu.flush_decode_cache(&mut self.mem);
         self.mem.set_a20(true);
+        self.platform.reset();
         self.resets += 1;
     }
 
@@ -108,11 +141,48 @@ impl Machine {
     ) -> RunOutcome {
         let end = limit.map(|l| self.cpu.state.icount.saturating_add(l));
         loop {
-            let budget = match end {
-                Some(e) if self.cpu.state.icount >= e => return RunOutcome::InstructionLimit,
-                Some(e) => SLICE.min(e - self.cpu.state.icount),
-                None => SLICE,
-            };
+            let icount = self.cpu.state.icount;
+            if end.is_some_and(|e| icount >= e) {
+                return RunOutcome::InstructionLimit;
+            }
+            self.clock.set_icount(icount);
+            self.platform.advance_timers();
+            if self.platform.control.take_reset_request() {
+                if self.no_reboot {
+                    return RunOutcome::Shutdown;
+                }
+                self.reset();
+                continue;
+            }
+            self.mem.set_a20(self.platform.control.a20_enabled());
+            if self.cpu.state.accepts_interrupt() && self.platform.interrupt_pending() {
+                let vector = self.platform.acknowledge();
+                if self
+                    .cpu
+                    .deliver_interrupt(&mut self.mem, &mut self.io, vector)
+                    .is_err()
+                {
+                    if self.no_reboot {
+                        return RunOutcome::Shutdown;
+                    }
+                    self.reset();
+                    continue;
+                }
+            }
+            let deadline = self.platform.next_deadline_ns();
+            if self.cpu.state.halted {
+                if !self.wait_for_event(deadline) {
+                    return RunOutcome::Halted;
+                }
+                continue;
+            }
+            let mut budget = SLICE;
+            if let Some(e) = end {
+                budget = budget.min(e - icount);
+            }
+            if let Some(until) = deadline.and_then(|d| self.clock.instructions_until(d)) {
+                budget = budget.min(until.max(1));
+            }
             let stop = match observer {
                 Some(ref mut o) => {
                     self.cpu
@@ -123,14 +193,32 @@ impl Machine {
             if let Some(status) = self.exit.take() {
                 return RunOutcome::Exit(status);
             }
-            match stop {
-                // No device can raise an interrupt yet, so a halted CPU
-                // stays halted.
-                StopReason::Halted => return RunOutcome::Halted,
-                StopReason::TripleFault if self.no_reboot => return RunOutcome::Shutdown,
-                StopReason::TripleFault => self.reset(),
-                StopReason::Budget | StopReason::Yield => {}
+            if stop == StopReason::TripleFault {
+                if self.no_reboot {
+                    return RunOutcome::Shutdown;
+                }
+                self.reset();
             }
         }
+    }
+
+    /// A halted CPU waits for the next timer event. Returns false when
+    /// nothing can ever wake it (interrupts off, or no timer armed).
+    fn wait_for_event(&mut self, deadline: Option<u64>) -> bool {
+        if !self.cpu.state.accepts_interrupt() {
+            return false;
+        }
+        let Some(deadline) = deadline else {
+            return false;
+        };
+        match self.clock.source() {
+            ClockSource::Deterministic { .. } => self.clock.skip_to(deadline),
+            ClockSource::RealTime => {
+                let now = self.clock.now_ns();
+                let wait = deadline.saturating_sub(now).min(10_000_000);
+                std::thread::sleep(std::time::Duration::from_nanos(wait));
+            }
+        }
+        true
     }
 }

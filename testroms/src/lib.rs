@@ -10,6 +10,7 @@ pub mod harness;
 mod interrupts;
 mod long_mode;
 mod paging;
+mod pc_timers;
 mod pm_interrupts;
 mod pm_segments;
 mod rings;
@@ -100,6 +101,12 @@ const ROMS: &[Entry] = &[
         name: "wide",
         about: "0x66/0x67 in real mode: MUL/DIV, bit ops, SHLD/SHRD, CMPXCHG, CPUID, BCD",
         build: wide::build,
+        qemu_deviations: &[],
+    },
+    Entry {
+        name: "pc_timers",
+        about: "8259A pair, 8254 IRQ0 waking STI;HLT, MC146818 periodic IRQ8 through the slave",
+        build: pc_timers::build,
         qemu_deviations: &[],
     },
     Entry {

@@ -96,6 +96,7 @@ pub fn string(ex: &mut Exec, insn: &Instruction) -> R {
                 let port = ex.reg(RDX, 2) as u16;
                 ex.check_io(port, size)?;
                 ex.check_write(ES, di, size)?;
+                ex.io.sync_time(ex.s.icount);
                 let v = ex.io.read(port, size as u8) as u64;
                 ex.write_mem(ES, di, size, v)?;
                 ex.set_reg(RDI, asz, di.wrapping_add(step) & amask);
@@ -105,6 +106,7 @@ pub fn string(ex: &mut Exec, insn: &Instruction) -> R {
                 let port = ex.reg(RDX, 2) as u16;
                 ex.check_io(port, size)?;
                 let v = ex.read_mem(src_seg, si, size)?;
+                ex.io.sync_time(ex.s.icount);
                 ex.io.write(port, size as u8, v as u32);
                 ex.set_reg(RSI, asz, si.wrapping_add(step) & amask);
                 ex.yield_now = true;
