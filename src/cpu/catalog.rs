@@ -225,7 +225,13 @@ fn entry_for(code: Code) -> Entry {
         M::Sysexit | M::Sysexitq => (x::sysexit, false),
         M::Syscall => (x::syscall, false),
         M::Sysret | M::Sysretq => (x::sysret, false),
-        _ if is_x87(code) => (x::x87_escape, false),
+        _ if is_x87(code) => match super::x87::handler(code) {
+            Some(h) => (h, false),
+            None => (x::x87_escape as Handler, false),
+        },
+        M::Fxsave | M::Fxsave64 | M::Fxrstor | M::Fxrstor64 => {
+            (super::x87::handler(code).expect("FXSAVE/FXRSTOR"), false)
+        }
         _ => (x::undefined, false),
     };
     let implemented = handler as usize != x::undefined as Handler as usize;
@@ -252,11 +258,17 @@ fn entry_for(code: Code) -> Entry {
 }
 
 /// x87 opcodes: the D8-DF escape space and its FWAIT-prefixed forms.
+/// iced gives register forms as two-byte opcodes (escape, ModR/M).
 fn is_x87(code: Code) -> bool {
     let op = code.op_code();
+    let first = if op.op_code() > 0xff {
+        op.op_code() >> 8
+    } else {
+        op.op_code()
+    };
     op.encoding() == iced_x86::EncodingKind::Legacy
         && op.table() == iced_x86::OpCodeTableKind::Normal
-        && (0xd8..=0xdf).contains(&op.op_code())
+        && (0xd8..=0xdf).contains(&first)
 }
 
 /// The catalog entry for `code`.

@@ -10,6 +10,7 @@ pub const SIGNATURE: u32 = 0x0000_0663;
 
 /// Leaf 1 EDX feature bits.
 mod edx1 {
+    pub const FPU: u32 = 1 << 0;
     pub const DE: u32 = 1 << 2;
     pub const PSE: u32 = 1 << 3;
     pub const TSC: u32 = 1 << 4;
@@ -22,6 +23,7 @@ mod edx1 {
     pub const CMOV: u32 = 1 << 15;
     pub const PAT: u32 = 1 << 16;
     pub const PSE36: u32 = 1 << 17;
+    pub const FXSR: u32 = 1 << 24;
 }
 
 /// Leaf 1 ECX feature bits.
@@ -76,8 +78,8 @@ pub fn cpuid(leaf: u32, subleaf: u32) -> (u32, u32, u32, u32) {
             SIGNATURE,
             0,
             ecx1::CX16,
-            // No FPU (x87) yet; no APIC (no local APIC device yet).
-            DE | PSE | TSC | MSR | PAE | CX8 | SEP | MTRR | PGE | CMOV | PAT | PSE36,
+            // No APIC (no local APIC device yet).
+            FPU | DE | PSE | TSC | MSR | PAE | CX8 | SEP | MTRR | PGE | CMOV | PAT | PSE36 | FXSR,
         ),
         // Cache descriptors: one call, no descriptors.
         2 => (1, 0, 0, 0),
@@ -120,9 +122,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn no_fpu_and_the_paging_features_reported() {
+    fn fpu_and_the_paging_features_reported() {
         let (_, _, _, edx) = cpuid(1, 0);
-        assert_eq!(edx & 1, 0, "x87 is not implemented");
+        assert_ne!(edx & edx1::FPU, 0, "x87");
+        assert_ne!(edx & edx1::FXSR, 0, "FXSAVE/FXRSTOR");
         for bit in [
             edx1::PSE,
             edx1::PAE,

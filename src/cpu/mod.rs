@@ -9,6 +9,7 @@ pub mod flags;
 mod interrupt;
 pub mod mmu;
 pub mod state;
+pub mod x87;
 
 use crate::devices::bus::PortBus;
 use crate::mem::GuestMemory;

@@ -129,17 +129,36 @@ pub struct DescriptorTable {
     pub limit: u32,
 }
 
-/// The x87 register file, kept as raw 80-bit values until the FPU lands.
+/// The x87 FPU (SDM vol. 1, 8.1): eight 80-bit data registers R0-R7 in
+/// physical order (ST(i) is R((TOP + i) mod 8)), control, status and tag
+/// words and the last-instruction pointers. Its behaviour lives in
+/// `cpu::x87`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct X87State {
+    /// R0-R7 as stored: significand (8 bytes, little-endian) then sign and
+    /// exponent (2 bytes).
     pub st: [[u8; 10]; 8],
     pub fcw: u16,
+    /// Status word; TOP lives in bits 11-13.
     pub fsw: u16,
+    /// Full tag word, two bits per physical register (3 = empty). The
+    /// non-empty tags are recomputed from contents whenever a register is
+    /// written or the word is loaded.
     pub ftw: u16,
+    /// Last non-control instruction's opcode (11 bits: low 3 bits of the
+    /// first opcode byte, then the ModR/M byte).
     pub fop: u16,
+    /// Last non-control instruction's offset (FIP) and code selector (FCS).
     pub fip: u64,
+    pub fcs: u16,
+    /// Its memory operand's offset (FDP) and data selector (FDS).
+    pub fds: u16,
     pub fdp: u64,
+    /// FERR# went active: an unmasked exception became pending while
+    /// CR0.NE = 0. A PC board routes this to IRQ13 (and clears it), the
+    /// MS-DOS-compatible error path; see `cpu::x87`.
+    pub ferr_pending: bool,
 }
 
 impl Default for X87State {
@@ -151,7 +170,10 @@ impl Default for X87State {
             ftw: 0xffff,
             fop: 0,
             fip: 0,
+            fcs: 0,
+            fds: 0,
             fdp: 0,
+            ferr_pending: false,
         }
     }
 }

@@ -113,7 +113,10 @@ pub fn integer_forms() -> Vec<Form> {
             continue;
         }
         let m = code.mnemonic();
-        if EXCLUDED.contains(&m) {
+        // x87 forms keep state (the register stack, the status word)
+        // outside this harness's view; cpu::x87 has its own host tests.
+        let escape = op.op_code() >> if op.op_code() > 0xff { 8 } else { 0 };
+        if EXCLUDED.contains(&m) || (0xd8..=0xdf).contains(&escape) {
             continue;
         }
         let Some(ops) = (0..op.op_count())

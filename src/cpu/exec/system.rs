@@ -117,16 +117,18 @@ pub fn rdtsc(ex: &mut Exec, _insn: &Instruction) -> R {
     Ok(())
 }
 
-/// WAIT/FWAIT: #NM when CR0.MP and CR0.TS are both set.
+/// WAIT/FWAIT: #NM when CR0.MP and CR0.TS are both set, then a pending
+/// unmasked x87 exception (#MF, or FERR# with CR0.NE = 0: see `cpu::x87`).
 pub fn wait(ex: &mut Exec, _insn: &Instruction) -> R {
     if ex.s.cr0 & (cr0::MP | cr0::TS) == cr0::MP | cr0::TS {
         return Err(Fault::NM);
     }
-    Ok(())
+    crate::cpu::x87::pending_error(ex)
 }
 
-/// x87 escape opcodes: #NM when CR0.EM or CR0.TS says so; the FPU itself is
-/// not built yet (CPUID reports no FPU), so otherwise #UD.
+/// x87 escape opcodes that are no instruction of the FPU xlat models (the
+/// 287XL's FSTDW/FSTSG, FRSTPM, Cyrix extensions): #NM when CR0.EM or
+/// CR0.TS says so, else #UD.
 pub fn x87_escape(ex: &mut Exec, insn: &Instruction) -> R {
     if ex.s.cr0 & (cr0::EM | cr0::TS) != 0 {
         return Err(Fault::NM);

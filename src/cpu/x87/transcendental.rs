@@ -1,0 +1,300 @@
+//! FSIN, FCOS, FSINCOS, FPTAN, FPATAN, F2XM1, FYL2X, FYL2XP1: special
+//! operands as the SDM's tables give them, finite ones through the
+//! 128-bit kernels of `math` and one final rounding under RC. Operands
+//! of FSIN/FCOS/FSINCOS/FPTAN with |x| >= 2^63 set C2 and leave the stack
+//! alone (SDM vol. 2, FSIN).
+
+use super::float80::{sw, Class, F80};
+use super::math;
+use super::softfloat::{self as sf, Ctx};
+use super::wide::Wide;
+use super::{begin, commit, ctx, set_cc, stack_fault, Kind, R};
+use crate::cpu::exec::Exec;
+use iced_x86::{Instruction, Mnemonic as M};
+
+pub fn transcendental(ex: &mut Exec, insn: &Instruction) -> R {
+    begin(ex, insn, Kind::Numeric)?;
+    let m = insn.mnemonic();
+    let binary = matches!(m, M::Fpatan | M::Fyl2x | M::Fyl2xp1);
+    let pushes = matches!(m, M::Fsincos | M::Fptan);
+    let x = &ex.s.x87;
+    if x.is_empty(0) || (binary && x.is_empty(1)) {
+        if stack_fault(ex, false) {
+            let x = &mut ex.s.x87;
+            if binary {
+                x.set_st(1, F80::INDEFINITE);
+                x.pop();
+            } else {
+                x.set_st(0, F80::INDEFINITE);
+                if pushes && x.is_empty(7) {
+                    x.push(F80::INDEFINITE);
+                }
+            }
+        }
+        return Ok(());
+    }
+    let (a, b) = (x.st(0), x.st(1));
+    let mut c = ctx(ex);
+    if binary {
+        let r = match m {
+            M::Fpatan => patan(&mut c, b, a),
+            M::Fyl2x => yl2x(&mut c, b, a),
+            _ => yl2xp1(&mut c, b, a),
+        };
+        if commit(ex, &c, false) {
+            ex.s.x87.set_st(1, r);
+            ex.s.x87.pop();
+        }
+        return Ok(());
+    }
+    if m == M::F2xm1 {
+        let r = f2xm1(&mut c, a);
+        if commit(ex, &c, false) {
+            ex.s.x87.set_st(0, r);
+        }
+        return Ok(());
+    }
+    if pushes && !ex.s.x87.is_empty(7) {
+        if stack_fault(ex, true) {
+            ex.s.x87.set_st(0, F80::INDEFINITE);
+            ex.s.x87.push(F80::INDEFINITE);
+        }
+        return Ok(());
+    }
+    let Some((first, second)) = trig(&mut c, m, a) else {
+        // Out of range: C2 = 1, nothing else changes.
+        set_cc(ex, sw::C2, sw::C2);
+        return Ok(());
+    };
+    if commit(ex, &c, false) {
+        ex.s.x87.set_st(0, first);
+        if let Some(v) = second {
+            ex.s.x87.push(v);
+        }
+        set_cc(ex, sw::C2, 0);
+    }
+    Ok(())
+}
+
+/// FSIN/FCOS/FSINCOS/FPTAN: (new ST(0) value, value pushed after it), or
+/// `None` when |x| >= 2^63.
+fn trig(c: &mut Ctx, m: M, a: F80) -> Option<(F80, Option<F80>)> {
+    let pair = |v: F80| match m {
+        M::Fsincos | M::Fptan => (v, Some(v)),
+        _ => (v, None),
+    };
+    if let Some(r) = sf::special1(c, a) {
+        return Some(pair(r));
+    }
+    match a.class() {
+        Class::Infinity => return Some(pair(c.invalid())),
+        Class::Zero => {
+            return Some(match m {
+                M::Fsin => (a, None),
+                M::Fcos => (F80::ONE, None),
+                // FSINCOS: sine stays below, cosine on top.
+                M::Fsincos => (a, Some(F80::ONE)),
+                _ => (a, Some(F80::ONE)),
+            });
+        }
+        _ => {}
+    }
+    if a.exp() >= 16383 + 63 {
+        return None;
+    }
+    if c.denormal_operands(&[a]) {
+        return Some(pair(F80::INDEFINITE));
+    }
+    let (s, co) = math::sin_cos(Wide::from_f80(a));
+    Some(match m {
+        M::Fsin => (s.to_f80(c), None),
+        M::Fcos => (co.to_f80(c), None),
+        M::Fsincos => {
+            let sin = s.to_f80(c);
+            (sin, Some(co.to_f80(c)))
+        }
+        _ => (s.div(co).to_f80(c), Some(F80::ONE)),
+    })
+}
+
+/// F2XM1: 2^x - 1, defined for -1 <= x <= 1.
+fn f2xm1(c: &mut Ctx, a: F80) -> F80 {
+    if let Some(r) = sf::special1(c, a) {
+        return r;
+    }
+    match a.class() {
+        Class::Zero => return a,
+        Class::Infinity if a.sign() => return F80::ONE.negate(),
+        Class::Infinity => return a,
+        _ => {}
+    }
+    if c.denormal_operands(&[a]) {
+        return F80::INDEFINITE;
+    }
+    let x = Wide::from_f80(a);
+    if x.exp < 0 || (x.exp == 0 && x.sig == 1 << 127) {
+        return math::exp2m1(x).to_f80(c);
+    }
+    // Outside the defined range: 2^n * 2^f - 1 with f in [-1/2, 1/2].
+    let n = x.round_magnitude().min(40000) as i32;
+    let n = if x.sign { -n } else { n };
+    let f = x.sub(Wide::from_int(n as i64));
+    math::exp2m1(f)
+        .add(Wide::ONE)
+        .scale(n)
+        .sub(Wide::ONE)
+        .to_f80(c)
+}
+
+/// The sign-carrying infinity or zero of a special case.
+fn inf(sign: bool) -> F80 {
+    F80::infinity(sign)
+}
+
+/// FYL2X: y * log2(x).
+fn yl2x(c: &mut Ctx, y: F80, x: F80) -> F80 {
+    if let Some(r) = sf::special2(c, x, y) {
+        return r;
+    }
+    let (cx, cy) = (x.class(), y.class());
+    if x.sign() && cx != Class::Zero {
+        return c.invalid();
+    }
+    let one = x == F80::ONE;
+    match (cx, cy) {
+        (Class::Zero, Class::Zero) | (Class::Infinity, Class::Zero) => return c.invalid(),
+        (_, Class::Infinity) if one => return c.invalid(),
+        (Class::Zero, Class::Infinity) => return inf(!y.sign()),
+        (Class::Zero, _) => {
+            c.denormal_operands(&[y]);
+            c.flags |= sw::ZE;
+            return inf(!y.sign());
+        }
+        (Class::Infinity, _) => {
+            c.denormal_operands(&[y]);
+            return inf(y.sign());
+        }
+        (_, Class::Infinity) | (_, Class::Zero) => {
+            c.denormal_operands(&[x]);
+            let below_one = Wide::from_f80(x).abs_lt(Wide::ONE);
+            let sign = y.sign() != below_one;
+            return if cy == Class::Zero {
+                F80::zero(if one { y.sign() } else { sign })
+            } else {
+                inf(sign)
+            };
+        }
+        _ => {}
+    }
+    if c.denormal_operands(&[x, y]) {
+        return F80::INDEFINITE;
+    }
+    math::log2(Wide::from_f80(x))
+        .mul(Wide::from_f80(y))
+        .to_f80(c)
+}
+
+/// FYL2XP1: y * log2(x + 1), defined for |x| < 1 - sqrt(2)/2.
+fn yl2xp1(c: &mut Ctx, y: F80, x: F80) -> F80 {
+    if let Some(r) = sf::special2(c, x, y) {
+        return r;
+    }
+    let (cx, cy) = (x.class(), y.class());
+    let sign = x.sign() != y.sign();
+    match (cx, cy) {
+        (Class::Zero, Class::Infinity) | (Class::Infinity, Class::Zero) => return c.invalid(),
+        (Class::Infinity, _) if x.sign() => return c.invalid(),
+        (Class::Zero, _) | (_, Class::Zero) => {
+            c.denormal_operands(&[x, y]);
+            return F80::zero(sign);
+        }
+        (_, Class::Infinity) | (Class::Infinity, _) => {
+            c.denormal_operands(&[x, y]);
+            return inf(sign);
+        }
+        _ => {}
+    }
+    if c.denormal_operands(&[x, y]) {
+        return F80::INDEFINITE;
+    }
+    let wx = Wide::from_f80(x);
+    if x.sign() && !wx.abs_lt(Wide::ONE) {
+        return c.invalid();
+    }
+    math::log2_1p(wx).mul(Wide::from_f80(y)).to_f80(c)
+}
+
+/// FPATAN: atan2(y, x) with IEEE's special cases.
+fn patan(c: &mut Ctx, y: F80, x: F80) -> F80 {
+    if let Some(r) = sf::special2(c, x, y) {
+        return r;
+    }
+    let (cx, cy) = (x.class(), y.class());
+    let signed = |c: &mut Ctx, v: Wide| {
+        Wide {
+            sign: y.sign(),
+            ..v
+        }
+        .to_f80(c)
+    };
+    match (cx, cy) {
+        (_, Class::Zero) => {
+            c.denormal_operands(&[x]);
+            return if x.sign() { signed(c, math::PI) } else { y };
+        }
+        (Class::Infinity, Class::Infinity) => {
+            let quarter = math::PI_4;
+            let v = if x.sign() {
+                math::PI.sub(quarter)
+            } else {
+                quarter
+            };
+            return signed(c, v);
+        }
+        (Class::Zero, _) | (_, Class::Infinity) => {
+            c.denormal_operands(&[x, y]);
+            return signed(c, math::PI_2);
+        }
+        (Class::Infinity, _) => {
+            c.denormal_operands(&[y]);
+            return if x.sign() {
+                signed(c, math::PI)
+            } else {
+                F80::zero(y.sign())
+            };
+        }
+        _ => {}
+    }
+    if c.denormal_operands(&[x, y]) {
+        return F80::INDEFINITE;
+    }
+    math::atan2(Wide::from_f80(y), Wide::from_f80(x)).to_f80(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cpu::x87::float80::J;
+
+    fn f(x: f64) -> F80 {
+        sf::from_ieee(&mut Ctx::new(0x037f), x.to_bits(), true)
+    }
+
+    #[test]
+    fn exact_and_special_results() {
+        let mut c = Ctx::new(0x037f);
+        assert_eq!(yl2x(&mut c, f(3.0), f(8.0)), f(9.0));
+        assert_eq!(c.flags, 0);
+        assert_eq!(f2xm1(&mut c, f(1.0)), F80::ONE);
+        assert_eq!(f2xm1(&mut c, f(-1.0)), f(-0.5));
+        assert_eq!(yl2x(&mut c, f(1.0), f(-2.0)), F80::INDEFINITE);
+        let mut c = Ctx::new(0x037f);
+        assert_eq!(yl2x(&mut c, f(2.0), f(0.0)), F80::infinity(true));
+        assert_eq!(c.flags, sw::ZE);
+        let pi = patan(&mut c, f(0.0).negate(), f(-1.0));
+        assert_eq!((pi.se, pi.sig), (0xc000, 0xc90fdaa22168c235));
+        assert_eq!(patan(&mut c, f(1.0), f(1.0)).sig, 0xc90fdaa22168c235);
+        let mut c = Ctx::new(0x037f);
+        assert!(trig(&mut c, M::Fsin, F80::new(false, 16383 + 63, J)).is_none());
+    }
+}
