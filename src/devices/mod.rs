@@ -3,6 +3,7 @@
 pub mod bus;
 pub mod debug_console;
 pub mod debug_exit;
+pub mod fpu_error;
 pub mod i8042;
 pub mod irq;
 pub mod pic;

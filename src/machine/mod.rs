@@ -193,6 +193,9 @@ impl Machine {
             if let Some(status) = self.exit.take() {
                 return RunOutcome::Exit(status);
             }
+            if self.cpu.state.x87.take_ferr() {
+                self.platform.fpu_error();
+            }
             if stop == StopReason::TripleFault {
                 if self.no_reboot {
                     return RunOutcome::Shutdown;

@@ -4,6 +4,7 @@
 
 use super::clock::Clock;
 use crate::devices::bus::{OverlapError, PortBus};
+use crate::devices::fpu_error::FpuErrorLatch;
 use crate::devices::i8042::{register_i8042, I8042};
 use crate::devices::irq::{IrqLines, SharedIrqLines};
 use crate::devices::pic::{register_pic, Pic8259, SharedPic};
@@ -20,6 +21,9 @@ const IRQ_PIT: u32 = 0;
 const IRQ_KEYBOARD: u32 = 1;
 const IRQ_RTC: u32 = 8;
 const IRQ_MOUSE: u32 = 12;
+const IRQ_FPU: u32 = 13;
+/// Writing here clears the coprocessor-error latch.
+const FPU_ERROR_PORT: u16 = 0xf0;
 
 pub struct Platform {
     pub irq: SharedIrqLines,
@@ -30,6 +34,7 @@ pub struct Platform {
     pub i8042: Arc<Mutex<I8042>>,
     pub port92: Arc<Mutex<SystemControlPortA>>,
     pub control: SharedSystemControl,
+    pub fpu_error: Arc<Mutex<FpuErrorLatch>>,
 }
 
 /// Locks a device, taking it over even if a previous holder panicked (the
@@ -63,6 +68,8 @@ impl Platform {
             control.clone(),
         )?;
         let port92 = register_port92(io, control.clone())?;
+        let fpu_error = Arc::new(Mutex::new(FpuErrorLatch::new(irq.line(IRQ_FPU))));
+        io.register(FPU_ERROR_PORT, 1, Box::new(fpu_error.clone()))?;
         Ok(Platform {
             irq,
             pic,
@@ -72,6 +79,7 @@ impl Platform {
             i8042,
             port92,
             control,
+            fpu_error,
         })
     }
 
@@ -101,6 +109,11 @@ impl Platform {
     /// The INTA cycle: the vector to deliver.
     pub fn acknowledge(&self) -> u8 {
         lock(&self.pic).acknowledge()
+    }
+
+    /// The CPU signalled an x87 error through FERR# (CR0.NE clear).
+    pub fn fpu_error(&self) {
+        lock(&self.fpu_error).raise();
     }
 
     /// Puts every device back in its power-on state (a board reset).
