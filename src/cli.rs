@@ -74,6 +74,46 @@ pub struct RunArgs {
     /// Exit instead of resetting the machine on a triple fault.
     #[arg(long)]
     pub no_reboot: bool,
+    /// A Linux bzImage to boot directly (the Linux x86 boot protocol).
+    #[arg(long, value_name = "BZIMAGE")]
+    pub kernel: Option<PathBuf>,
+    /// An initramfs/initrd for --kernel.
+    #[arg(long, value_name = "FILE", requires = "kernel")]
+    pub initrd: Option<PathBuf>,
+    /// The kernel command line for --kernel.
+    #[arg(
+        long,
+        value_name = "CMDLINE",
+        requires = "kernel",
+        default_value = "console=ttyS0"
+    )]
+    pub append: String,
+    /// Where COM1 goes: stdio, file:PATH or none.
+    #[arg(long, default_value = "stdio", value_parser = parse_serial)]
+    pub serial: SerialTarget,
+    /// Guest time source: deterministic (follows executed instructions,
+    /// reproducible) or realtime (follows the host clock).
+    #[arg(long, default_value = "deterministic", value_parser = ["deterministic", "realtime"])]
+    pub clock: String,
+}
+
+/// Where the first serial port's bytes go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SerialTarget {
+    Stdio,
+    File(PathBuf),
+    None,
+}
+
+pub fn parse_serial(s: &str) -> Result<SerialTarget, String> {
+    match s {
+        "stdio" => Ok(SerialTarget::Stdio),
+        "none" => Ok(SerialTarget::None),
+        _ => match s.strip_prefix("file:") {
+            Some(p) if !p.is_empty() => Ok(SerialTarget::File(PathBuf::from(p))),
+            _ => Err(format!("'{s}' is not stdio, none or file:PATH")),
+        },
+    }
 }
 
 #[derive(Args)]

@@ -48,16 +48,41 @@ fn boot(args: &cli::RunArgs) -> Result<ExitCode, String> {
         ),
         None => (DEMO_ROM.to_vec(), true),
     };
+    let serial: Box<dyn std::io::Write + Send> = match &args.serial {
+        cli::SerialTarget::Stdio => Box::new(std::io::stdout()),
+        cli::SerialTarget::None => Box::new(std::io::sink()),
+        cli::SerialTarget::File(p) => Box::new(
+            std::fs::File::create(p).map_err(|e| format!("cannot create {}: {e}", p.display()))?,
+        ),
+    };
+    let clock = match args.clock.as_str() {
+        "realtime" => xlat::machine::clock::ClockSource::RealTime,
+        _ => xlat::machine::clock::ClockSource::Deterministic {
+            ns_per_instruction: 1,
+        },
+    };
     let mut machine = Machine::build(MachineConfig {
         ram_size: args.memory.0,
         firmware,
         console: Box::new(std::io::stdout()),
         no_reboot: args.no_reboot,
-        serial: Box::new(std::io::stdout()),
-        clock: xlat::machine::clock::ClockSource::Deterministic {
-            ns_per_instruction: 1,
-        },
+        serial,
+        clock,
     })?;
+    let demo = demo && args.kernel.is_none();
+    if let Some(kernel) = &args.kernel {
+        let image = std::fs::read(kernel)
+            .map_err(|e| format!("cannot read kernel {}: {e}", kernel.display()))?;
+        let initrd = match &args.initrd {
+            Some(p) => Some(
+                std::fs::read(p).map_err(|e| format!("cannot read initrd {}: {e}", p.display()))?,
+            ),
+            None => None,
+        };
+        machine
+            .boot_linux(&image, initrd.as_deref(), &args.append)
+            .map_err(|e| format!("{}: {e}", kernel.display()))?;
+    }
     let started = Instant::now();
     let mut tracer = args
         .trace_text
@@ -72,6 +97,17 @@ fn boot(args: &cli::RunArgs) -> Result<ExitCode, String> {
             "xlat: {icount} instructions in {:.3} s ({mips:.1} MIPS, interpreter)",
             elapsed.as_secs_f64()
         );
+        if args.stats {
+            let s = &machine.cpu.state;
+            eprintln!(
+                "xlat: stopped at {:04x}:{:x}, CR0 {:#x}, EFLAGS {:#x}{}",
+                s.seg[1].selector,
+                s.rip,
+                s.cr0,
+                s.flags(),
+                if s.halted { ", halted" } else { "" }
+            );
+        }
     }
     Ok(match outcome {
         RunOutcome::Exit(status) => ExitCode::from(status as u8),

@@ -120,6 +120,40 @@ impl Machine {
         })
     }
 
+    /// Loads a Linux bzImage (and initrd) with the boot protocol and puts
+    /// the CPU at its entry point: the 64-bit one when the kernel has it
+    /// and the CPU can run it (long mode and SSE2), else the 32-bit one.
+    pub fn boot_linux(
+        &mut self,
+        image: &[u8],
+        initrd: Option<&[u8]>,
+        cmdline: &str,
+    ) -> Result<(), String> {
+        let bz = linux_boot::BzImage::parse(image).map_err(|e| e.to_string())?;
+        let (_, _, _, edx1) = crate::cpu::cpuid::cpuid(1, 0);
+        let (_, _, _, edx_ext) = crate::cpu::cpuid::cpuid(0x8000_0001, 0);
+        let can_64 = edx_ext & (1 << 29) != 0 && edx1 & (1 << 26) != 0;
+        let entry = if bz.has_64bit_entry() && can_64 {
+            linux_boot::Entry::Bits64
+        } else {
+            linux_boot::Entry::Bits32
+        };
+        let e820 = e820::pc_memory_map(self.mem.ram_size(), 0);
+        linux_boot::load(
+            &mut self.mem,
+            &mut self.cpu.state,
+            image,
+            initrd,
+            cmdline,
+            &e820,
+            entry,
+        )
+        .map_err(|e| e.to_string())?;
+        self.cpu.tlb.flush_all();
+        self.cpu.flush_decode_cache(&mut self.mem);
+        Ok(())
+    }
+
     /// A hardware reset: the CPU restarts at the reset vector; RAM keeps
     /// its contents, as on a PC's warm reset.
     pub fn reset(&mut self) {

@@ -119,6 +119,7 @@ impl GuestMemory {
 
     /// The RAM bytes at `addr..addr+len` when they are plain RAM (no ROM or
     /// MMIO overlay), for fast paths and loaders.
+    #[inline]
     pub fn ram_slice(&self, addr: u64, len: usize) -> Option<&[u8]> {
         let end = addr.checked_add(len as u64)?;
         if len == 0 || end > self.ram.len() as u64 || self.overlaid(addr, end) {
@@ -158,6 +159,7 @@ impl GuestMemory {
     }
 
     /// Little-endian read of `size` (1, 2, 4 or 8) bytes.
+    #[inline]
     pub fn read(&mut self, addr: u64, size: u32) -> u64 {
         let len = size as usize;
         if let Some(bytes) = self.ram_slice(addr, len) {
@@ -178,6 +180,7 @@ impl GuestMemory {
     }
 
     /// Little-endian write of `size` (1, 2, 4 or 8) bytes.
+    #[inline]
     pub fn write(&mut self, addr: u64, size: u32, value: u64) {
         let len = size as usize;
         let end = addr.saturating_add(len as u64);
@@ -200,9 +203,87 @@ impl GuestMemory {
 
     /// Copies `data` into guest memory (loaders); bytes past RAM are dropped.
     pub fn write_bytes(&mut self, addr: u64, data: &[u8]) {
-        for (i, b) in data.iter().enumerate() {
-            self.write_u8(addr + i as u64, *b);
+        // Page by page: plain RAM pages in one copy, the rest byte-wise.
+        let mut done = 0usize;
+        while done < data.len() {
+            let at = addr + done as u64;
+            let chunk = ((0x1000 - (at & 0xfff)) as usize).min(data.len() - done);
+            if let Some(dst) = self.ram_slice_mut(at, chunk) {
+                dst.copy_from_slice(&data[done..done + chunk]);
+                self.code_pages.note_write(at);
+            } else {
+                for (i, b) in data[done..done + chunk].iter().enumerate() {
+                    self.write_u8(at + i as u64, *b);
+                }
+            }
+            done += chunk;
         }
+    }
+
+    /// REP MOVS in bulk over `len` bytes starting at the lowest addresses
+    /// `src` and `dst`, moving `size`-byte elements in ascending or
+    /// descending order (DF) with the CPU's element-by-element result even
+    /// when the ranges overlap. False when either range is not plain RAM
+    /// (the caller then takes the careful path).
+    pub fn copy_ram(
+        &mut self,
+        src: u64,
+        dst: u64,
+        len: usize,
+        size: usize,
+        descending: bool,
+    ) -> bool {
+        let plain = |m: &Self, a: u64| {
+            a.checked_add(len as u64)
+                .is_some_and(|end| len > 0 && end <= m.ram.len() as u64 && !m.overlaid(a, end))
+        };
+        if !plain(self, src) || !plain(self, dst) {
+            return false;
+        }
+        let (s, d) = (src as usize, dst as usize);
+        let ram = self.ram.as_mut_slice();
+        let disjoint = d + len <= s || s + len <= d;
+        // Moving away from the source in the copy's direction behaves like
+        // memmove; towards it, each element reads what earlier ones wrote.
+        if disjoint || (descending && d > s) || (!descending && d < s) {
+            ram.copy_within(s..s + len, d);
+        } else {
+            let n = len / size;
+            for k in 0..n {
+                let k = if descending { n - 1 - k } else { k };
+                let mut e = [0u8; 8];
+                e[..size].copy_from_slice(&ram[s + k * size..s + (k + 1) * size]);
+                ram[d + k * size..d + (k + 1) * size].copy_from_slice(&e[..size]);
+            }
+        }
+        self.code_pages.note_write(dst);
+        self.code_pages.note_write(dst + len as u64 - 1);
+        true
+    }
+
+    /// REP STOS in bulk: `count` elements of `size` bytes of `value`.
+    pub fn fill_ram(&mut self, dst: u64, value: u64, size: u32, count: usize) -> bool {
+        let len = count * size as usize;
+        let Some(bytes) = self.ram_slice_mut(dst, len) else {
+            return false;
+        };
+        let pattern = &value.to_le_bytes()[..size as usize];
+        for chunk in bytes.chunks_exact_mut(size as usize) {
+            chunk.copy_from_slice(pattern);
+        }
+        self.code_pages.note_write(dst);
+        self.code_pages.note_write(dst + len as u64 - 1);
+        true
+    }
+
+    /// Mutable plain-RAM bytes (no ROM or MMIO overlay). The caller must
+    /// tell `code_pages` about the write.
+    pub fn ram_slice_mut(&mut self, addr: u64, len: usize) -> Option<&mut [u8]> {
+        let end = addr.checked_add(len as u64)?;
+        if len == 0 || end > self.ram.len() as u64 || self.overlaid(addr, end) {
+            return None;
+        }
+        Some(&mut self.ram.as_mut_slice()[addr as usize..end as usize])
     }
 
     /// Copies guest memory into `buf` (instruction fetch across regions).
@@ -247,6 +328,48 @@ mod tests {
         m.write(0xf0010, 1, 0x55);
         assert_eq!(m.read(0xf0010, 1), 0xaa);
         assert!(m.ram_slice(0xeffff, 2).is_none());
+    }
+
+    /// Element-by-element REP MOVS as the CPU does it, for reference.
+    fn reference_copy(
+        ram: &mut [u8],
+        src: usize,
+        dst: usize,
+        n: usize,
+        size: usize,
+        descending: bool,
+    ) {
+        for k in 0..n {
+            let k = if descending { n - 1 - k } else { k };
+            let e: Vec<u8> = ram[src + k * size..src + (k + 1) * size].to_vec();
+            ram[dst + k * size..dst + (k + 1) * size].copy_from_slice(&e);
+        }
+    }
+
+    #[test]
+    fn bulk_copy_matches_element_by_element_copy() {
+        for size in [1usize, 2, 4, 8] {
+            for descending in [false, true] {
+                for delta in [-9i64, -4, -1, 0, 1, 3, 4, 8, 40, -40] {
+                    let mut m = GuestMemory::new(1 << 16).unwrap();
+                    let mut reference = vec![0u8; 256];
+                    for (i, b) in reference.iter_mut().enumerate() {
+                        *b = (i * 7 + 1) as u8;
+                    }
+                    m.write_bytes(0, &reference);
+                    let (src, n) = (64usize, 12usize);
+                    let dst = (src as i64 + delta) as usize;
+                    reference_copy(&mut reference, src, dst, n, size, descending);
+                    assert!(m.copy_ram(src as u64, dst as u64, n * size, size, descending));
+                    let mut got = vec![0u8; 256];
+                    m.read_bytes(0, &mut got);
+                    assert_eq!(
+                        got, reference,
+                        "size {size} descending {descending} delta {delta}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
