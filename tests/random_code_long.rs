@@ -6,7 +6,6 @@
 
 mod common;
 use common::XorShift;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use xlat::cpu::state::{cr0, cr4, efer, rflags, Segment, CS, DS, ES, FS, GS, SS};
 use xlat::cpu::{Cpu, StopReason};
 use xlat::devices::bus::PortBus;
@@ -115,21 +114,7 @@ fn random_64bit_ring3_code_faults_onto_rsp0() {
         mem.write_bytes(CODE, &code);
         cpu.tlb.flush_all();
         enter_ring3(&mut cpu, &mut rng);
-        let stop = catch_unwind(AssertUnwindSafe(|| {
-            let mut stop = StopReason::Yield;
-            let mut calls = 0;
-            while stop == StopReason::Yield && cpu.state.icount < BUDGET && calls < BUDGET {
-                stop = cpu.run(
-                    &mut mem,
-                    &mut io,
-                    BUDGET - cpu.state.icount.min(BUDGET),
-                    None,
-                );
-                calls += 1;
-            }
-            stop
-        }))
-        .unwrap_or_else(|_| panic!("program {program} (rng state {seed:#x}) panicked the host"));
+        let stop = common::run_guarded(&mut cpu, &mut mem, &mut io, BUDGET, program, seed);
         if stop == StopReason::Halted {
             halted += 1;
             let s = &cpu.state;

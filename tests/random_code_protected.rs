@@ -4,7 +4,6 @@
 //! program ends at its first fault, and page permissions (not present,
 //! read-only, supervisor-only) are drawn at random for every program.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use xlat::cpu::state::{cr0, rflags, Segment, CS, DS, ES, FS, GS, SS};
 use xlat::cpu::{Cpu, StopReason};
 use xlat::devices::bus::PortBus;
@@ -131,21 +130,7 @@ fn random_ring3_code_under_paging_never_panics() {
         randomize_pages(&mut mem, &mut rng);
         cpu.tlb.flush_all();
         enter_ring3(&mut cpu, &mut rng);
-        let stop = catch_unwind(AssertUnwindSafe(|| {
-            let mut stop = StopReason::Yield;
-            let mut calls = 0;
-            while stop == StopReason::Yield && cpu.state.icount < BUDGET && calls < BUDGET {
-                stop = cpu.run(
-                    &mut mem,
-                    &mut io,
-                    BUDGET - cpu.state.icount.min(BUDGET),
-                    None,
-                );
-                calls += 1;
-            }
-            stop
-        }))
-        .unwrap_or_else(|_| panic!("program {program} (rng state {seed:#x}) panicked the host"));
+        let stop = common::run_guarded(&mut cpu, &mut mem, &mut io, BUDGET, program, seed);
         if stop == StopReason::Halted {
             // Only the ring-0 handler can halt: ring-3 HLT is #GP.
             assert_eq!(

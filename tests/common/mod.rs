@@ -21,3 +21,29 @@ impl XorShift {
         }
     }
 }
+
+/// Runs `cpu` until it stops for a reason other than a yield, or `budget`
+/// instructions have retired; a host panic fails the test naming the
+/// program and the generator state that reproduce it.
+#[allow(dead_code)]
+pub fn run_guarded(
+    cpu: &mut xlat::cpu::Cpu,
+    mem: &mut xlat::mem::GuestMemory,
+    io: &mut xlat::devices::bus::PortBus,
+    budget: u64,
+    program: u64,
+    seed: u64,
+) -> xlat::cpu::StopReason {
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    use xlat::cpu::StopReason;
+    catch_unwind(AssertUnwindSafe(|| {
+        let mut stop = StopReason::Yield;
+        let mut calls = 0;
+        while stop == StopReason::Yield && cpu.state.icount < budget && calls < budget {
+            stop = cpu.run(mem, io, budget - cpu.state.icount.min(budget), None);
+            calls += 1;
+        }
+        stop
+    }))
+    .unwrap_or_else(|_| panic!("program {program} (rng state {seed:#x}) panicked the host"))
+}
