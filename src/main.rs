@@ -111,6 +111,7 @@ fn boot(args: &cli::RunArgs) -> Result<ExitCode, String> {
     }
     Ok(match outcome {
         RunOutcome::Exit(status) => ExitCode::from(status as u8),
+        RunOutcome::PowerOff => ExitCode::SUCCESS,
         RunOutcome::Halted => {
             if !demo {
                 eprintln!("xlat: the CPU halted with nothing left to wake it");

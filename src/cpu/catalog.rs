@@ -53,7 +53,7 @@ fn entry_for(code: Code) -> Entry {
         M::Salc => (x::salc, false),
         M::Bt => (x::bit_test, false),
         M::Bts | M::Btr | M::Btc => (x::bit_test, true),
-        M::Bsf | M::Bsr => (x::bit_scan, false),
+        M::Bsf | M::Bsr | M::Tzcnt | M::Lzcnt => (x::bit_scan, false),
         M::Bswap => (x::bswap, false),
         M::Mov => match code {
             Code::Mov_r32_cr | Code::Mov_r64_cr | Code::Mov_cr_r32 | Code::Mov_cr_r64 => {

@@ -94,6 +94,10 @@ pub struct PortBus {
     /// The machine's clock: the CPU publishes its instruction count here
     /// before each access, so timer devices read the present time.
     pub clock: Option<crate::machine::clock::Clock>,
+    /// Where accesses to ports no registered range claims go (the PCI
+    /// bus, whose functions decode I/O windows the guest moves at run
+    /// time). It gets the absolute port as the offset.
+    fallback: Option<Box<dyn PortDevice>>,
 }
 
 impl PortBus {
@@ -104,6 +108,12 @@ impl PortBus {
         dev: Box<dyn PortDevice>,
     ) -> Result<(), OverlapError> {
         self.map.insert(base as u64, len as u64, dev)
+    }
+
+    /// Sends accesses to unclaimed ports to `dev` (with the absolute port as
+    /// the offset) instead of floating the bus.
+    pub fn set_fallback(&mut self, dev: Box<dyn PortDevice>) {
+        self.fallback = Some(dev);
     }
 
     /// Publishes the vCPU's retired-instruction count to the clock.
@@ -118,13 +128,21 @@ impl PortBus {
         let size = size.clamp(1, 4);
         match self.map.find(port as u64) {
             Some((dev, off)) => dev.read(off as u16, size),
-            None => u32::MAX >> (32 - 8 * size as u32),
+            None => match &mut self.fallback {
+                Some(dev) => dev.read(port, size),
+                None => u32::MAX >> (32 - 8 * size as u32),
+            },
         }
     }
 
     pub fn write(&mut self, port: u16, size: u8, value: u32) {
-        if let Some((dev, off)) = self.map.find(port as u64) {
-            dev.write(off as u16, size, value);
+        match self.map.find(port as u64) {
+            Some((dev, off)) => dev.write(off as u16, size, value),
+            None => {
+                if let Some(dev) = &mut self.fallback {
+                    dev.write(port, size, value);
+                }
+            }
         }
     }
 }
@@ -183,6 +201,22 @@ impl<T: PortDevice + ?Sized> PortDevice for std::sync::Arc<std::sync::Mutex<T>> 
     }
 }
 
+/// The MMIO counterpart: the memory map forwards to a device the machine
+/// also drives (the local APIC, I/O APIC and HPET).
+impl<T: MmioDevice + ?Sized> MmioDevice for std::sync::Arc<std::sync::Mutex<T>> {
+    fn read(&mut self, offset: u64, size: u32) -> u64 {
+        self.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .read(offset, size)
+    }
+
+    fn write(&mut self, offset: u64, size: u32, value: u64) {
+        self.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .write(offset, size, value)
+    }
+}
+
 /// ISA devices are byte-wide: a 16- or 32-bit access is split by the bus into
 /// byte accesses at consecutive ports, low byte first. `read_byte` gets the
 /// port offset of each byte (which may lie past the device's range: it should
@@ -223,6 +257,17 @@ mod tests {
         assert_eq!(bus.read(0x60, 1), 0x40);
         assert_eq!(bus.read(0x62, 1), 0xff);
         assert_eq!(bus.read(0x5f, 2), 0xffff);
+    }
+
+    #[test]
+    fn unclaimed_ports_go_to_the_fallback_with_absolute_port() {
+        let mut bus = PortBus::default();
+        bus.register(0x60, 2, Box::new(Latch(0x10))).unwrap();
+        assert_eq!(bus.read(0x1234, 2), 0xffff);
+        bus.set_fallback(Box::new(Latch(0)));
+        assert_eq!(bus.read(0x1234, 1), 0x1234);
+        bus.write(0x61, 1, 0x40);
+        assert_eq!(bus.read(0x60, 1), 0x40, "claimed ports never reach it");
     }
 
     #[test]

@@ -43,6 +43,9 @@ pub struct SystemControl {
     a20_sources: AtomicU8,
     /// Set by a device asking for a board reset; cleared by the machine.
     reset_requested: AtomicBool,
+    /// Set by the ACPI PM block entering S5 (soft off); cleared by the
+    /// machine when it takes the request.
+    poweroff_requested: AtomicBool,
 }
 
 pub type SharedSystemControl = Arc<SystemControl>;
@@ -85,6 +88,22 @@ impl SystemControl {
     pub fn take_reset_request(&self) -> bool {
         self.reset_requested.swap(false, Ordering::AcqRel)
     }
+
+    /// A device asks for the board to power off (ACPI S5: SLP_TYP=S5 with
+    /// SLP_EN in PM1 control).
+    pub fn request_poweroff(&self) {
+        self.poweroff_requested.store(true, Ordering::Release);
+    }
+
+    /// Whether a power-off is pending, without consuming it.
+    pub fn poweroff_requested(&self) -> bool {
+        self.poweroff_requested.load(Ordering::Acquire)
+    }
+
+    /// The machine takes the pending power-off request (then forgotten).
+    pub fn take_poweroff_request(&self) -> bool {
+        self.poweroff_requested.swap(false, Ordering::AcqRel)
+    }
 }
 
 #[cfg(test)]
@@ -111,5 +130,15 @@ mod tests {
         assert!(sc.reset_pending());
         assert!(sc.take_reset_request());
         assert!(!sc.take_reset_request());
+    }
+
+    #[test]
+    fn poweroff_request_is_taken_once() {
+        let sc = SystemControl::new();
+        assert!(!sc.poweroff_requested());
+        sc.request_poweroff();
+        assert!(sc.poweroff_requested());
+        assert!(sc.take_poweroff_request());
+        assert!(!sc.take_poweroff_request());
     }
 }

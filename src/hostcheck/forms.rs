@@ -67,6 +67,10 @@ const EXCLUDED: &[Mnemonic] = &[
     Mnemonic::Lsl,
     Mnemonic::Verr,
     Mnemonic::Verw,
+    // Without BMI1/LZCNT in xlat's CPUID these encodings are BSF/BSR; the
+    // host has them as TZCNT/LZCNT.
+    Mnemonic::Tzcnt,
+    Mnemonic::Lzcnt,
     // Port I/O faults at CPL 3 with IOPL 0 (the host's user mode).
     Mnemonic::In,
     Mnemonic::Out,

@@ -66,6 +66,8 @@ pub enum RunOutcome {
     Halted,
     /// A triple fault shut the CPU down.
     Shutdown,
+    /// The guest powered the machine off (ACPI S5).
+    PowerOff,
     /// The instruction limit given to `run` was reached.
     InstructionLimit,
 }
@@ -106,7 +108,7 @@ impl Machine {
             .map_err(|e| e.to_string())?;
         let clock = VirtualClock::new(config.clock);
         io.clock = Some(clock.clone());
-        let platform = Platform::build(&mut io, &clock, config.ram_size, config.serial)
+        let platform = Platform::build(&mut io, &mut mem, &clock, config.ram_size, config.serial)
             .map_err(|e| e.to_string())?;
         Ok(Machine {
             cpu: Cpu::new(),
@@ -181,6 +183,9 @@ impl Machine {
             }
             self.clock.set_icount(icount);
             self.platform.advance_timers();
+            if self.platform.control.take_poweroff_request() {
+                return RunOutcome::PowerOff;
+            }
             if self.platform.control.take_reset_request() {
                 if self.no_reboot {
                     return RunOutcome::Shutdown;

@@ -1,18 +1,43 @@
-//! The PC's legacy devices, created and wired to the port bus, the IRQ
-//! lines and the clock, and the per-slice housekeeping the run loop does
-//! with them (timers, interrupt acknowledge, A20 and reset requests).
+//! The PC's devices, created and wired to the port bus, the memory map,
+//! the IRQ lines and the clock, and the per-slice housekeeping the run loop
+//! does with them (timers, interrupt acknowledge, A20, reset and power-off
+//! requests).
+//!
+//! # Interrupt wiring
+//!
+//! Devices drive `irq` (lines 0-15 the ISA IRQs, 16-19 PCI PIRQA-D) and the
+//! HPET drives `hpet_irq` (indexed by I/O APIC pin). [`route`] turns them
+//! into the inputs of the two controllers, as an i440FX/PIIX board with an
+//! I/O APIC wires them:
+//! - 8259A: ISA IRQs; PIRQA-D at the IRQ the PIIX's route registers name;
+//!   HPET outputs on pins below 16 (pin 2 being IRQ0).
+//! - I/O APIC: ISA IRQ n on pin n, except IRQ0 on pin 2 (the MADT's
+//!   interrupt source override) and IRQ2 (cascade) nowhere; PIRQA-D on pins
+//!   16-19; HPET outputs on their pins. Pin 0 is not connected.
+//! - HPET legacy replacement disconnects the PIT (IRQ0) and RTC (IRQ8).
+//!
+//! The I/O APIC delivers to the local APIC; the 8259A's INTR reaches the
+//! CPU through LINT0 in virtual-wire mode (or with the APIC disabled), see
+//! [`Platform::interrupt_pending`].
 
 use super::clock::Clock;
-use crate::devices::bus::{OverlapError, PortBus};
+use crate::devices::bus::PortBus;
 use crate::devices::fpu_error::FpuErrorLatch;
+use crate::devices::hpet::{Hpet, SharedHpet, HPET_BASE, HPET_SIZE};
 use crate::devices::i8042::{register_i8042, I8042};
+use crate::devices::ioapic::{IoApic, SharedIoApic, IOAPIC_BASE, IOAPIC_SIZE};
 use crate::devices::irq::{IrqLines, SharedIrqLines};
+use crate::devices::lapic::{Lapic, SharedLapic, LAPIC_BASE, LAPIC_SIZE};
+use crate::devices::pci::{
+    i440fx_host_bridge, register_pci, PciBus, Piix3IsaBridge, Piix4Pm, SharedPciBus, SharedPiix4Pm,
+};
 use crate::devices::pic::{register_pic, Pic8259, SharedPic};
 use crate::devices::pit::{register_pit, Pit8254, SharedPit};
 use crate::devices::port92::{register_port92, SystemControlPortA};
 use crate::devices::rtc::{register_rtc, Mc146818, SharedRtc};
 use crate::devices::serial::{register_serial, ComPort, Uart16550};
 use crate::devices::system_control::{SharedSystemControl, SystemControl};
+use crate::mem::GuestMemory;
 use std::io::Write;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -20,6 +45,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 const IRQ_PIT: u32 = 0;
 const IRQ_KEYBOARD: u32 = 1;
 const IRQ_RTC: u32 = 8;
+/// The ACPI SCI of the PIIX4 PM function.
+const IRQ_SCI: u32 = 9;
 const IRQ_MOUSE: u32 = 12;
 const IRQ_FPU: u32 = 13;
 /// Writing here clears the coprocessor-error latch.
@@ -35,6 +62,56 @@ pub struct Platform {
     pub port92: Arc<Mutex<SystemControlPortA>>,
     pub control: SharedSystemControl,
     pub fpu_error: Arc<Mutex<FpuErrorLatch>>,
+    /// The (single) vCPU's local APIC.
+    pub lapic: SharedLapic,
+    pub ioapic: SharedIoApic,
+    pub hpet: SharedHpet,
+    /// The HPET's outputs, bit n = I/O APIC pin n.
+    pub hpet_irq: SharedIrqLines,
+    pub pci: SharedPciBus,
+    pub isa_bridge: Arc<Mutex<Piix3IsaBridge>>,
+    pub pm: SharedPiix4Pm,
+}
+
+/// The inputs of the two interrupt controllers, as bit masks of levels and
+/// of rising edges since the last look.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RoutedIrqs {
+    pub pic_levels: u32,
+    pub pic_edges: u32,
+    pub gsi_levels: u32,
+    pub gsi_edges: u32,
+}
+
+/// ISA IRQ bits (0-15) to I/O APIC pins: IRQ0 on pin 2, IRQ2 nowhere.
+fn isa_to_gsi(isa: u32) -> u32 {
+    (isa & 0xfffa) | (isa & 1) << 2
+}
+
+/// HPET pins below 16 to 8259A inputs: pin 2 is IRQ0.
+fn gsi_to_isa(gsi: u32) -> u32 {
+    (gsi & 0xfffa) | (gsi >> 2) & 1
+}
+
+/// The board's interrupt wiring (see the module documentation). `lines`
+/// are the levels or edges of `irq`, `hpet` those of `hpet_irq`, `legacy`
+/// the HPET's legacy replacement, `pirq` the PIIX's PIRQ routes.
+pub fn route(lines: u32, hpet: u32, legacy: bool, pirq: [Option<u8>; 4]) -> (u32, u32) {
+    let isa = if legacy {
+        lines & 0xffff & !(1 << IRQ_PIT | 1 << IRQ_RTC)
+    } else {
+        lines & 0xffff
+    };
+    let mut pic = isa | gsi_to_isa(hpet & 0xffff);
+    for (i, irq) in pirq.iter().enumerate() {
+        if let Some(irq) = irq {
+            if lines & (1 << (16 + i)) != 0 {
+                pic |= 1 << irq;
+            }
+        }
+    }
+    let gsi = isa_to_gsi(isa) | (lines & 0x000f_0000) | (hpet & 0x00ff_ffff);
+    (pic, gsi)
 }
 
 /// Locks a device, taking it over even if a previous holder panicked (the
@@ -44,13 +121,15 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Platform {
-    /// Creates the devices and registers them on `io`.
+    /// Creates the devices and registers them on `io` and, for the APICs
+    /// and the HPET, on `mem`'s physical map.
     pub fn build(
         io: &mut PortBus,
+        mem: &mut GuestMemory,
         clock: &Clock,
         ram: u64,
         serial: Box<dyn Write + Send>,
-    ) -> Result<Self, OverlapError> {
+    ) -> Result<Self, Box<dyn std::error::Error>> {
         let irq = IrqLines::new();
         let pic = Arc::new(Mutex::new(Pic8259::new()));
         register_pic(io, &pic)?;
@@ -70,6 +149,29 @@ impl Platform {
         let port92 = register_port92(io, control.clone())?;
         let fpu_error = Arc::new(Mutex::new(FpuErrorLatch::new(irq.line(IRQ_FPU))));
         io.register(FPU_ERROR_PORT, 1, Box::new(fpu_error.clone()))?;
+
+        let mut lapic = Lapic::new(clock.clone(), 0, true);
+        lapic.enter_virtual_wire_mode();
+        let lapic = Arc::new(Mutex::new(lapic));
+        mem.add_mmio(LAPIC_BASE, LAPIC_SIZE, Box::new(lapic.clone()))?;
+        let ioapic = Arc::new(Mutex::new(IoApic::new()));
+        mem.add_mmio(IOAPIC_BASE, IOAPIC_SIZE, Box::new(ioapic.clone()))?;
+        let hpet_irq = IrqLines::new();
+        let hpet = Arc::new(Mutex::new(Hpet::new(clock.clone(), hpet_irq.clone())));
+        mem.add_mmio(HPET_BASE, HPET_SIZE, Box::new(hpet.clone()))?;
+
+        let mut pci = PciBus::new(control.clone());
+        let isa_bridge = Arc::new(Mutex::new(Piix3IsaBridge::new()));
+        let pm = Arc::new(Mutex::new(Piix4Pm::new(
+            clock.clone(),
+            irq.line(IRQ_SCI),
+            control.clone(),
+        )));
+        pci.add(0, 0, Box::new(i440fx_host_bridge()))?;
+        pci.add(1, 0, Box::new(isa_bridge.clone()))?;
+        pci.add(1, 3, Box::new(pm.clone()))?;
+        let pci = Arc::new(Mutex::new(pci));
+        register_pci(io, &pci)?;
         Ok(Platform {
             irq,
             pic,
@@ -80,6 +182,13 @@ impl Platform {
             port92,
             control,
             fpu_error,
+            lapic,
+            ioapic,
+            hpet,
+            hpet_irq,
+            pci,
+            isa_bridge,
+            pm,
         })
     }
 
@@ -87,28 +196,72 @@ impl Platform {
     pub fn advance_timers(&self) {
         lock(&self.pit).advance();
         lock(&self.rtc).advance();
+        lock(&self.lapic).advance();
+        lock(&self.hpet).advance();
+        lock(&self.pm).advance();
     }
 
     /// The earliest time a timer wants the run loop back.
     pub fn next_deadline_ns(&self) -> Option<u64> {
-        let pit = lock(&self.pit).next_deadline_ns();
-        let rtc = lock(&self.rtc).next_deadline_ns();
-        match (pit, rtc) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        [
+            lock(&self.pit).next_deadline_ns(),
+            lock(&self.rtc).next_deadline_ns(),
+            lock(&self.lapic).next_deadline_ns(),
+            lock(&self.hpet).next_deadline_ns(),
+            lock(&self.pm).next_deadline_ns(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Samples every interrupt line into the 8259A and the I/O APIC, passes
+    /// the local APIC's EOI broadcasts to the I/O APIC and lets the I/O
+    /// APIC deliver to the local APIC.
+    fn sync_interrupts(&self) {
+        let (levels, edges) = (self.irq.levels(), self.irq.take_edges());
+        let (hpet_levels, hpet_edges) = (self.hpet_irq.levels(), self.hpet_irq.take_edges());
+        let legacy = lock(&self.hpet).legacy_replacement();
+        let pirq = {
+            let isa = lock(&self.isa_bridge);
+            [0, 1, 2, 3].map(|n| isa.pirq_route(n))
+        };
+        let (pic_levels, gsi_levels) = route(levels, hpet_levels, legacy, pirq);
+        let (pic_edges, gsi_edges) = route(edges, hpet_edges, legacy, pirq);
+        lock(&self.pic).set_inputs(pic_levels, pic_edges);
+        let mut lapic = lock(&self.lapic);
+        let mut ioapic = lock(&self.ioapic);
+        while let Some(vector) = lapic.take_eoi_broadcast() {
+            ioapic.eoi(vector);
+        }
+        ioapic.set_inputs(gsi_levels, gsi_edges);
+        ioapic.service(|msg| lapic.receive(msg));
+    }
+
+    /// Whether the CPU's INTR is asserted: the local APIC has a vector above
+    /// its processor priority, or the 8259A's INTR passes through LINT0
+    /// (virtual wire, or the APIC globally disabled).
+    pub fn interrupt_pending(&self) -> bool {
+        self.sync_interrupts();
+        let lapic = lock(&self.lapic);
+        lapic.pending_vector().is_some() || (lapic.pic_intr_routed() && lock(&self.pic).intr())
+    }
+
+    /// The INTA cycle: the vector to deliver — the local APIC's if it has
+    /// one (IRR -> ISR), else the 8259A's. With neither (the request went
+    /// away), the spurious vector of whichever would have answered.
+    pub fn acknowledge(&self) -> u8 {
+        let mut lapic = lock(&self.lapic);
+        if lapic.pending_vector().is_some() || !lapic.pic_intr_routed() {
+            lapic.acknowledge()
+        } else {
+            lock(&self.pic).acknowledge()
         }
     }
 
-    /// The PIC's INTR output after sampling the IRQ lines.
-    pub fn interrupt_pending(&self) -> bool {
-        let mut pic = lock(&self.pic);
-        pic.update(&self.irq);
-        pic.intr()
-    }
-
-    /// The INTA cycle: the vector to deliver.
-    pub fn acknowledge(&self) -> u8 {
-        lock(&self.pic).acknowledge()
+    /// An NMI delivered through the APICs (taken once).
+    pub fn take_nmi(&self) -> bool {
+        lock(&self.lapic).take_nmi()
     }
 
     /// The CPU signalled an x87 error through FERR# (CR0.NE clear).
@@ -121,5 +274,201 @@ impl Platform {
         lock(&self.com1).reset();
         lock(&self.i8042).reset();
         lock(&self.port92).reset();
+        let mut lapic = lock(&self.lapic);
+        lapic.reset();
+        lapic.enter_virtual_wire_mode();
+        drop(lapic);
+        lock(&self.ioapic).reset();
+        lock(&self.hpet).reset();
+        lock(&self.pci).reset();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::machine::clock::VirtualClock;
+
+    /// A platform on its buses, driven the way a guest and its devices do.
+    struct Rig {
+        io: PortBus,
+        mem: GuestMemory,
+        clock: Clock,
+        p: Platform,
+    }
+
+    impl Rig {
+        fn new() -> Self {
+            let clock = VirtualClock::deterministic();
+            let mut io = PortBus::default();
+            io.clock = Some(clock.clone());
+            let mut mem = GuestMemory::new(1 << 20).unwrap();
+            let p = Platform::build(
+                &mut io,
+                &mut mem,
+                &clock,
+                1 << 20,
+                Box::new(std::io::sink()),
+            )
+            .unwrap();
+            Rig { io, mem, clock, p }
+        }
+
+        fn outb(&mut self, port: u16, value: u8) {
+            self.io.write(port, 1, value as u32);
+        }
+
+        /// The 8259As at vectors 0x20/0x28, everything unmasked.
+        fn init_pic(&mut self) {
+            for (base, vector, icw3) in [(0x20, 0x20, 4), (0xa0, 0x28, 2)] {
+                self.outb(base, 0x11);
+                self.outb(base + 1, vector);
+                self.outb(base + 1, icw3);
+                self.outb(base + 1, 0x01);
+                self.outb(base + 1, 0x00);
+            }
+        }
+
+        fn ioapic_entry(&mut self, pin: u32, low: u32) {
+            self.mem.write(IOAPIC_BASE, 4, (0x11 + 2 * pin) as u64);
+            self.mem.write(IOAPIC_BASE + 0x10, 4, 0);
+            self.mem.write(IOAPIC_BASE, 4, (0x10 + 2 * pin) as u64);
+            self.mem.write(IOAPIC_BASE + 0x10, 4, low as u64);
+        }
+
+        fn lapic_write(&mut self, reg: u64, value: u32) {
+            self.mem.write(LAPIC_BASE + reg, 4, value as u64);
+        }
+
+        fn take_interrupt(&self) -> Option<u8> {
+            self.p.interrupt_pending().then(|| self.p.acknowledge())
+        }
+    }
+
+    #[test]
+    fn wiring_of_isa_pci_and_hpet_lines() {
+        let none = [None; 4];
+        // IRQ0 reaches pin 2; IRQ2 (cascade) no pin; others one to one.
+        assert_eq!(route(1 << 0, 0, false, none), (1 << 0, 1 << 2));
+        assert_eq!(route(1 << 2, 0, false, none), (1 << 2, 0));
+        assert_eq!(route(1 << 4 | 1 << 8, 0, false, none), (0x110, 0x110));
+        // Legacy replacement: PIT and RTC cut off, HPET timers 0/1 instead.
+        assert_eq!(route(1 << 0 | 1 << 8, 0, true, none), (0, 0));
+        assert_eq!(route(0, 1 << 2 | 1 << 8, true, none), (0x101, 0x104));
+        // HPET on pin 20: I/O APIC only.
+        assert_eq!(route(0, 1 << 20, false, none), (0, 1 << 20));
+        // PIRQB routed to IRQ11: the PIC sees IRQ11, the I/O APIC pin 17.
+        let pirq = [None, Some(11), None, None];
+        assert_eq!(route(1 << 17, 0, false, pirq), (1 << 11, 1 << 17));
+        assert_eq!(route(1 << 17, 0, false, none), (0, 1 << 17));
+    }
+
+    #[test]
+    fn pic_interrupts_pass_the_virtual_wire() {
+        let mut rig = Rig::new();
+        rig.init_pic();
+        rig.p.irq.line(4).raise();
+        assert_eq!(rig.take_interrupt(), Some(0x24));
+        rig.p.irq.line(4).lower();
+        rig.outb(0x20, 0x20);
+        // Masking LINT0 (what Linux does when it uses the I/O APIC) stops it.
+        rig.lapic_write(0x350, 0x1_0700);
+        rig.p.irq.line(3).raise();
+        assert_eq!(rig.take_interrupt(), None);
+        // With the APIC globally disabled, INTR goes to the CPU directly.
+        rig.p.lapic.lock().unwrap().write_apic_base(LAPIC_BASE);
+        assert_eq!(rig.take_interrupt(), Some(0x23));
+    }
+
+    #[test]
+    fn ioapic_interrupts_reach_the_cpu_through_the_lapic() {
+        let mut rig = Rig::new();
+        rig.lapic_write(0x350, 0x1_0700);
+        // IRQ4 edge on vector 0x34; IRQ0 (pin 2) on 0x30.
+        rig.ioapic_entry(4, 0x34);
+        rig.ioapic_entry(2, 0x30);
+        rig.p.irq.line(4).pulse();
+        rig.p.irq.line(0).raise();
+        assert_eq!(rig.take_interrupt(), Some(0x34));
+        assert_eq!(rig.take_interrupt(), None, "0x30 waits: same class");
+        rig.lapic_write(0xb0, 0);
+        assert_eq!(rig.take_interrupt(), Some(0x30));
+        rig.lapic_write(0xb0, 0);
+        assert_eq!(rig.take_interrupt(), None);
+    }
+
+    #[test]
+    fn level_interrupts_redeliver_after_eoi_while_asserted() {
+        let mut rig = Rig::new();
+        rig.lapic_write(0x350, 0x1_0700);
+        rig.ioapic_entry(9, 0xa049); // level, active low (as ACPI's SCI is)
+        let line = rig.p.irq.line(9);
+        line.raise();
+        assert_eq!(rig.take_interrupt(), Some(0x49));
+        assert_eq!(rig.take_interrupt(), None);
+        rig.lapic_write(0xb0, 0);
+        assert_eq!(rig.take_interrupt(), Some(0x49), "still asserted");
+        line.lower();
+        rig.lapic_write(0xb0, 0);
+        assert_eq!(rig.take_interrupt(), None);
+    }
+
+    #[test]
+    fn hpet_legacy_timer_replaces_the_pit_on_pin_2() {
+        let mut rig = Rig::new();
+        rig.lapic_write(0x350, 0x1_0700);
+        rig.ioapic_entry(2, 0x30);
+        // PIT channel 0 in mode 2: its IRQ0 must be cut off.
+        rig.outb(0x43, 0x34);
+        rig.outb(0x40, 100);
+        rig.outb(0x40, 0);
+        // HPET: timer 0 periodic, comparator 1000, legacy replacement.
+        rig.mem.write(HPET_BASE + 0x100, 8, 0x4c);
+        rig.mem.write(HPET_BASE + 0x108, 8, 1000);
+        rig.mem.write(HPET_BASE + 0x108, 8, 1000);
+        rig.mem.write(HPET_BASE + 0x10, 8, 3);
+        let deadline = rig.p.next_deadline_ns().unwrap();
+        assert!(deadline < 70_000, "PIT and HPET deadlines combined");
+        rig.clock.set_icount(200_000);
+        rig.p.advance_timers();
+        assert_eq!(rig.take_interrupt(), Some(0x30));
+        rig.lapic_write(0xb0, 0);
+        assert_eq!(
+            rig.take_interrupt(),
+            None,
+            "the PIT's edges do not get through"
+        );
+    }
+
+    #[test]
+    fn lapic_timer_deadline_is_in_the_combined_deadline() {
+        let mut rig = Rig::new();
+        assert_eq!(rig.p.next_deadline_ns(), None);
+        rig.lapic_write(0x3e0, 0xb);
+        rig.lapic_write(0x320, 0x40);
+        rig.lapic_write(0x380, 5000);
+        assert_eq!(rig.p.next_deadline_ns(), Some(5000));
+        rig.clock.set_icount(5000);
+        rig.p.advance_timers();
+        assert_eq!(rig.take_interrupt(), Some(0x40));
+    }
+
+    #[test]
+    fn acpi_power_off_and_pci_reset() {
+        let mut rig = Rig::new();
+        rig.io.write(0xcf8, 4, 0x8000_0b40);
+        rig.io.write(0xcfc, 4, 0x601);
+        rig.io.write(0xcf8, 4, 0x8000_0b80);
+        rig.io.write(0xcfc, 1, 1);
+        rig.io.write(0x604, 2, 1 << 13);
+        assert!(rig.p.control.take_poweroff_request());
+        rig.outb(0xcf9, 0x06);
+        assert!(rig.p.control.take_reset_request());
+        rig.p.reset();
+        assert_eq!(rig.io.read(0x604, 2), 0xffff, "PM block off after reset");
+        assert!(
+            rig.p.lapic.lock().unwrap().pic_intr_routed(),
+            "virtual wire again"
+        );
     }
 }

@@ -1,4 +1,5 @@
-//! Bit instructions: BT, BTS, BTR, BTC, BSF, BSR, BSWAP.
+//! Bit instructions: BT, BTS, BTR, BTC, BSF, BSR (and F3-prefixed as
+//! TZCNT/LZCNT), BSWAP.
 
 use super::operand::{sext, size_mask};
 use super::Exec;
@@ -58,7 +59,10 @@ pub fn bit_scan(ex: &mut Exec, insn: &Instruction) -> R {
         ex.s.set_flag(ZF, true);
         return Ok(());
     }
-    let idx = if insn.mnemonic() == Mnemonic::Bsf {
+    // Without BMI1/LZCNT (CPUID reports neither) the F3-prefixed forms
+    // TZCNT and LZCNT execute as BSF and BSR, as on the CPUs xlat models;
+    // kernels rely on that ("rep bsf").
+    let idx = if matches!(insn.mnemonic(), Mnemonic::Bsf | Mnemonic::Tzcnt) {
         v.trailing_zeros()
     } else {
         63 - v.leading_zeros()

@@ -17,6 +17,10 @@ pub fn tsc(ex: &Exec) -> u64 {
 
 mod index {
     pub const TSC: u32 = 0x10;
+    pub const PLATFORM_ID: u32 = 0x17;
+    /// IA32_BIOS_SIGN_ID: the microcode revision (kernels write 0, run
+    /// CPUID, and read it back).
+    pub const BIOS_SIGN_ID: u32 = 0x8b;
     pub const APIC_BASE: u32 = 0x1b;
     pub const SYSENTER_CS: u32 = 0x174;
     pub const SYSENTER_ESP: u32 = 0x175;
@@ -73,6 +77,8 @@ pub fn rdmsr(ex: &mut Exec, _insn: &Instruction) -> R {
         index::GS_BASE => ex.s.seg[crate::cpu::state::GS].base,
         index::KERNEL_GS_BASE => m.kernel_gs_base,
         index::TSC_AUX => m.tsc_aux,
+        // No microcode, no platform ID: both read as zero.
+        index::PLATFORM_ID | index::BIOS_SIGN_ID => 0,
         _ => return Err(Fault::gp(0)),
     };
     ex.set_reg(RAX, 4, v & 0xffff_ffff);
@@ -148,6 +154,8 @@ pub fn wrmsr(ex: &mut Exec, _insn: &Instruction) -> R {
         index::GS_BASE => ex.s.seg[crate::cpu::state::GS].base = v,
         index::KERNEL_GS_BASE => m.kernel_gs_base = v,
         index::TSC_AUX => m.tsc_aux = v & 0xffff_ffff,
+        // Writing the microcode signature register only arms the next read.
+        index::BIOS_SIGN_ID => {}
         _ => return Err(Fault::gp(0)),
     }
     Ok(())
