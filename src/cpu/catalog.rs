@@ -111,6 +111,9 @@ fn entry_for(code: Code) -> Entry {
         M::Xadd => (x::xadd, true),
         M::Cmpxchg8b | M::Cmpxchg16b => (x::cmpxchg_wide, true),
         M::Nop | M::Pause => (x::nop, false),
+        _ if super::simd::handler(code).is_some() => {
+            (super::simd::handler(code).expect("SIMD handler"), false)
+        }
         M::Push => (x::push, false),
         M::Pop => (x::pop, false),
         M::Pusha | M::Pushad => (x::pusha, false),
@@ -188,9 +191,10 @@ fn entry_for(code: Code) -> Entry {
         | M::Outsw
         | M::Outsd => match code {
             // MOVSD/CMPSD also name SSE2 instructions.
-            Code::Movsd_xmm_xmmm64 | Code::Movsd_xmmm64_xmm | Code::Cmpsd_xmm_xmmm64_imm8 => {
-                (x::undefined as Handler, false)
-            }
+            Code::Movsd_xmm_xmmm64 | Code::Movsd_xmmm64_xmm | Code::Cmpsd_xmm_xmmm64_imm8 => (
+                super::simd::handler(code).unwrap_or(x::undefined as Handler),
+                false,
+            ),
             _ if code.op_code().encoding() != iced_x86::EncodingKind::Legacy => {
                 (x::undefined as Handler, false)
             }

@@ -23,7 +23,11 @@ mod edx1 {
     pub const CMOV: u32 = 1 << 15;
     pub const PAT: u32 = 1 << 16;
     pub const PSE36: u32 = 1 << 17;
+    pub const CLFSH: u32 = 1 << 19;
+    pub const MMX: u32 = 1 << 23;
     pub const FXSR: u32 = 1 << 24;
+    pub const SSE: u32 = 1 << 25;
+    pub const SSE2: u32 = 1 << 26;
 }
 
 /// Leaf 1 ECX feature bits.
@@ -54,8 +58,15 @@ const MAX_EXTENDED: u32 = 0x8000_0008;
 
 /// CR4 bits MOV CR4 accepts; the rest raise #GP(0). SMAP is implemented by
 /// the MMU but not yet reported (guests that see it use STAC/CLAC).
-pub const CR4_SUPPORTED: u64 =
-    cr4::TSD | cr4::DE | cr4::PSE | cr4::PAE | cr4::PGE | cr4::SMEP | cr4::SMAP;
+pub const CR4_SUPPORTED: u64 = cr4::TSD
+    | cr4::DE
+    | cr4::PSE
+    | cr4::PAE
+    | cr4::PGE
+    | cr4::OSFXSR
+    | cr4::OSXMMEXCPT
+    | cr4::SMEP
+    | cr4::SMAP;
 
 /// IA32_MTRRCAP: 8 variable ranges, fixed ranges, write-combining.
 pub const MTRRCAP: u64 = 8 | (1 << 8) | (1 << 10);
@@ -76,10 +87,27 @@ pub fn cpuid(leaf: u32, subleaf: u32) -> (u32, u32, u32, u32) {
         0 => (MAX_BASIC, VENDOR[0], VENDOR[2], VENDOR[1]),
         1 => (
             SIGNATURE,
-            0,
+            // CLFLUSH line size 64 bytes (in 8-byte units).
+            8 << 8,
             ecx1::CX16,
             // No APIC (no local APIC device yet).
-            FPU | DE | PSE | TSC | MSR | PAE | CX8 | SEP | MTRR | PGE | CMOV | PAT | PSE36 | FXSR,
+            FPU | DE
+                | PSE
+                | TSC
+                | MSR
+                | PAE
+                | CX8
+                | SEP
+                | MTRR
+                | PGE
+                | CMOV
+                | PAT
+                | PSE36
+                | FXSR
+                | CLFSH
+                | MMX
+                | SSE
+                | SSE2,
         ),
         // Cache descriptors: one call, no descriptors.
         2 => (1, 0, 0, 0),
@@ -126,6 +154,9 @@ mod tests {
         let (_, _, _, edx) = cpuid(1, 0);
         assert_ne!(edx & edx1::FPU, 0, "x87");
         assert_ne!(edx & edx1::FXSR, 0, "FXSAVE/FXRSTOR");
+        for bit in [edx1::MMX, edx1::SSE, edx1::SSE2, edx1::CLFSH] {
+            assert_ne!(edx & bit, 0, "MMX/SSE/SSE2/CLFLUSH");
+        }
         for bit in [
             edx1::PSE,
             edx1::PAE,

@@ -8,6 +8,7 @@ pub mod fault;
 pub mod flags;
 mod interrupt;
 pub mod mmu;
+pub mod simd;
 pub mod state;
 pub mod x87;
 

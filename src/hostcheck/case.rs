@@ -45,12 +45,72 @@ impl Rng {
     }
 }
 
+impl Rng {
+    /// A 64-bit chunk for SIMD operands: an f64 edge value, two f32 edge
+    /// values, an integer edge value or random bits.
+    pub fn simd_value(&mut self) -> u64 {
+        match self.next() % 8 {
+            0..=2 => self.f64_edge(),
+            3..=5 => self.f32_edge() | (self.f32_edge() << 32),
+            6 => self.edge_value(8),
+            _ => self.next(),
+        }
+    }
+
+    /// Zeros, ones, infinities, NaNs (quiet and signalling), denormals,
+    /// the extremes and random values near them, with random signs.
+    fn float_edge(&mut self, frac: u32, ebits: u32) -> u64 {
+        let emax = (1u64 << ebits) - 1;
+        let bias = emax >> 1;
+        let fmask = (1u64 << frac) - 1;
+        let rf = self.next() & fmask;
+        let (e, f) = match self.next() % 14 {
+            0 => (0, 0),
+            1 => (bias, 0),
+            2 => (emax, 0),
+            3 => (emax, (1 << (frac - 1)) | (rf & (fmask >> 1))),
+            4 => (emax, (rf & (fmask >> 1)) | 1),
+            5 => (0, rf | 1),
+            6 => (0, 1 + self.next() % 4),
+            7 => (1 + self.next() % 3, rf),
+            8 => (emax - 1 - self.next() % 3, rf),
+            9 => (emax - 1, fmask),
+            10 => (
+                bias + self.next() % 40 - 20,
+                rf & !(fmask >> (self.next() % frac as u64)),
+            ),
+            _ => (1 + self.next() % (emax - 1), rf),
+        };
+        let sign = (self.next() & 1) << (frac + ebits);
+        sign | (e << frac) | f
+    }
+
+    pub fn f64_edge(&mut self) -> u64 {
+        self.float_edge(52, 11)
+    }
+
+    pub fn f32_edge(&mut self) -> u64 {
+        self.float_edge(23, 8)
+    }
+
+    /// A valid MXCSR with every exception masked (an unmasked one would
+    /// SIGFPE the host): random rounding, DAZ, FTZ and sticky flags.
+    pub fn mxcsr(&mut self) -> u32 {
+        let r = self.next() as u32;
+        let flags = if r & 0x100 != 0 { 0 } else { r & 0x3f };
+        0x1f80 | flags | (r & 0x6000) | (r & 0x8040)
+    }
+}
+
 /// The architectural view both runners fill in.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Outcome {
     pub gpr: [u64; 16],
     pub rflags: u64,
     pub buf: [u8; BUF],
+    pub xmm: [[u64; 2]; 16],
+    pub mm: [u64; 8],
+    pub mxcsr: u32,
     /// The exception raised, if any (the host never gets here with one).
     pub fault: Option<u8>,
 }
@@ -59,6 +119,9 @@ pub struct Case {
     pub insn: Instruction,
     pub bytes: Vec<u8>,
     pub start: Outcome,
+    /// RDI holds the buffer's address (MASKMOVQ/MASKMOVDQU's target),
+    /// which differs between host and guest.
+    pub rdi_is_buffer: bool,
 }
 
 /// General registers an operand may name: never RSP (the stack) nor RBX
@@ -84,13 +147,56 @@ fn gpr(index: usize, bytes: u32, high8: bool) -> Register {
         .unwrap_or(Register::None)
 }
 
+fn vector_register(insn: &mut Instruction, i: u32, base: Register, n: u64, rng: &mut Rng) {
+    insn.set_op_kind(i, OpKind::Register);
+    let r = iced_x86::Register::values()
+        .nth(base as usize + (rng.next() % n) as usize)
+        .unwrap_or(base);
+    insn.set_op_register(i, r);
+}
+
+/// A memory operand [RBX + disp8]; 16-byte operands of the aligned SSE
+/// forms get a 16-byte aligned displacement.
+fn memory_operand(insn: &mut Instruction, i: u32, bytes: u32, aligned: bool, rng: &mut Rng) {
+    insn.set_op_kind(i, OpKind::Memory);
+    let mut disp = (rng.next() % 96) as i64 - 48;
+    if aligned && bytes == 16 {
+        disp &= !15;
+    }
+    insn.set_memory_base(Register::RBX);
+    insn.set_memory_index(Register::None);
+    insn.set_memory_displacement64(disp as u64);
+    insn.set_memory_displ_size(1);
+}
+
 pub fn generate(form: &Form, rng: &mut Rng) -> Option<Case> {
     let mut insn = Instruction::default();
     insn.set_code(form.code);
     insn.set_code_size(iced_x86::CodeSize::Code64);
+    let aligned = crate::cpu::simd::needs_alignment(form.code);
+    let mut rdi_is_buffer = false;
     for (i, spec) in form.ops.iter().enumerate() {
         let i = i as u32;
         match *spec {
+            OperandSpec::Xmm => vector_register(&mut insn, i, Register::XMM0, 16, rng),
+            OperandSpec::Mm => vector_register(&mut insn, i, Register::MM0, 8, rng),
+            OperandSpec::XmmOrMem(bytes) | OperandSpec::MmOrMem(bytes) => {
+                if rng.next() % 2 == 0 {
+                    let (base, n) = if matches!(spec, OperandSpec::XmmOrMem(_)) {
+                        (Register::XMM0, 16)
+                    } else {
+                        (Register::MM0, 8)
+                    };
+                    vector_register(&mut insn, i, base, n, rng);
+                } else {
+                    memory_operand(&mut insn, i, bytes, aligned, rng);
+                }
+            }
+            OperandSpec::Mem(bytes) => memory_operand(&mut insn, i, bytes, aligned, rng),
+            OperandSpec::SegRdi => {
+                insn.set_op_kind(i, OpKind::MemorySegRDI);
+                rdi_is_buffer = true;
+            }
             OperandSpec::Gpr(bytes) => reg_operand(&mut insn, i, bytes, rng),
             OperandSpec::GprOrMem(bytes) => {
                 if rng.next() % 2 == 0 {
@@ -156,10 +262,14 @@ pub fn generate(form: &Form, rng: &mut Rng) -> Option<Case> {
     let mut enc = Encoder::new(64);
     enc.encode(&insn, 0).ok()?;
     let bytes = enc.take_buffer();
+    let simd = crate::cpu::simd::handler(form.code).is_some();
     let mut start = Outcome {
         gpr: [0; 16],
         rflags: rng.next() & 0x8d5,
         buf: [0; BUF],
+        xmm: [[0; 2]; 16],
+        mm: [0; 8],
+        mxcsr: crate::cpu::simd::mxcsr::DEFAULT,
         fault: None,
     };
     for g in start.gpr.iter_mut() {
@@ -167,8 +277,32 @@ pub fn generate(form: &Form, rng: &mut Rng) -> Option<Case> {
     }
     let mut buf = [0u8; BUF];
     for chunk in buf.chunks_mut(8) {
-        let v = rng.edge_value(8).to_le_bytes();
+        let v = if simd {
+            rng.simd_value()
+        } else {
+            rng.edge_value(8)
+        }
+        .to_le_bytes();
         chunk.copy_from_slice(&v[..chunk.len()]);
+    }
+    if simd {
+        for x in start.xmm.iter_mut() {
+            *x = [rng.simd_value(), rng.simd_value()];
+        }
+        for m in start.mm.iter_mut() {
+            *m = rng.simd_value();
+        }
+        start.mxcsr = rng.mxcsr();
+        // Some cases with two copies of one operand: equal values
+        // matter to compares, MIN/MAX and subtraction.
+        if rng.next() % 8 == 0 {
+            start.xmm = [start.xmm[0]; 16];
+        }
+    }
+    // LDMXCSR must load a valid, all-masked MXCSR.
+    if form.code.mnemonic() == Mnemonic::Ldmxcsr {
+        let at = (BUF_MID as i64 + insn.memory_displacement64() as i64) as usize;
+        buf[at..at + 4].copy_from_slice(&rng.mxcsr().to_le_bytes());
     }
     start.buf = buf;
     // BT* with a register bit offset may address far outside the buffer:
@@ -182,7 +316,12 @@ pub fn generate(form: &Form, rng: &mut Rng) -> Option<Case> {
         let r = crate::cpu::exec::operand::gpr_loc(insn.op_register(1)).index;
         start.gpr[r] = (rng.next() % 512).wrapping_sub(256);
     }
-    Some(Case { insn, bytes, start })
+    Some(Case {
+        insn,
+        bytes,
+        start,
+        rdi_is_buffer,
+    })
 }
 
 fn reg_operand(insn: &mut Instruction, i: u32, bytes: u32, rng: &mut Rng) {
@@ -262,7 +401,7 @@ pub fn compare(c: &Case, host: &Outcome, mine: &Outcome) -> Option<Diff> {
         ));
     }
     for i in 0..16 {
-        if i == 3 || i == 4 {
+        if i == 3 || i == 4 || (i == 7 && c.rdi_is_buffer) {
             continue;
         }
         if host.gpr[i] != mine.gpr[i] {
@@ -285,6 +424,42 @@ pub fn compare(c: &Case, host: &Outcome, mine: &Outcome) -> Option<Diff> {
             ),
         ));
     }
+    let approximate = matches!(
+        c.insn.mnemonic(),
+        Mnemonic::Rcpps | Mnemonic::Rcpss | Mnemonic::Rsqrtps | Mnemonic::Rsqrtss
+    );
+    for i in 0..16 {
+        let (h, m) = (host.xmm[i], mine.xmm[i]);
+        let same = if approximate {
+            (0..4).all(|l| {
+                let lane = |x: [u64; 2]| (x[l / 2] >> (32 * (l % 2))) as u32;
+                close_enough(lane(h), lane(m))
+            })
+        } else {
+            h == m
+        };
+        if !same {
+            return Some(Diff::new(
+                c,
+                format!(
+                    "xmm{i} host {:016x}_{:016x} xlat {:016x}_{:016x}",
+                    h[1], h[0], m[1], m[0]
+                ),
+            ));
+        }
+    }
+    if let Some(i) = (0..8).find(|&i| host.mm[i] != mine.mm[i]) {
+        return Some(Diff::new(
+            c,
+            format!("mm{i} host {:#x} xlat {:#x}", host.mm[i], mine.mm[i]),
+        ));
+    }
+    if host.mxcsr != mine.mxcsr {
+        return Some(Diff::new(
+            c,
+            format!("mxcsr host {:#x} xlat {:#x}", host.mxcsr, mine.mxcsr),
+        ));
+    }
     if let Some(i) = (0..BUF).find(|&i| host.buf[i] != mine.buf[i]) {
         return Some(Diff::new(
             c,
@@ -295,6 +470,23 @@ pub fn compare(c: &Case, host: &Outcome, mine: &Outcome) -> Option<Diff> {
         ));
     }
     None
+}
+
+/// RCP/RSQRT are approximations whose exact bits are the CPU's own
+/// (SDM: relative error at most 1.5 * 2^-12): equal bits, or two values
+/// of one sign within 2^-11 of each other, or both tiny.
+fn close_enough(a: u32, b: u32) -> bool {
+    if a == b {
+        return true;
+    }
+    let (x, y) = (f32::from_bits(a) as f64, f32::from_bits(b) as f64);
+    if x.is_nan() || y.is_nan() || x.is_infinite() || y.is_infinite() {
+        return false;
+    }
+    if x.abs() < 2f64.powi(-125) && y.abs() < 2f64.powi(-125) {
+        return true;
+    }
+    x.signum() == y.signum() && (x - y).abs() <= x.abs().max(y.abs()) * 2f64.powi(-11)
 }
 
 const CF: u64 = 0x1;
@@ -372,7 +564,17 @@ impl Diff {
                     .collect::<String>(),
                 c.start.gpr,
                 c.start.rflags
-            ),
+            ) + &if crate::cpu::simd::handler(c.insn.code()).is_some() {
+                format!(
+                    " mxcsr {:#x} xmm {:x?} mm {:x?} mem {:02x?}",
+                    c.start.mxcsr,
+                    c.start.xmm,
+                    c.start.mm,
+                    &c.start.buf[(BUF_MID as usize - 48)..(BUF_MID as usize + 64)]
+                )
+            } else {
+                String::new()
+            },
         }
     }
 }

@@ -19,6 +19,18 @@ pub enum OperandSpec {
     Imm(u32),
     /// The constant 1 of the shift-by-one forms.
     One,
+    /// An XMM register.
+    Xmm,
+    /// An MMX register.
+    Mm,
+    /// XMM register or memory of this many bytes.
+    XmmOrMem(u32),
+    /// MMX register or memory of this many bytes.
+    MmOrMem(u32),
+    /// Memory only, this many bytes.
+    Mem(u32),
+    /// MASKMOVQ/MASKMOVDQU's implicit DS:[rDI] (RDI points at the buffer).
+    SegRdi,
 }
 
 #[derive(Clone, Debug)]
@@ -76,9 +88,15 @@ const EXCLUDED: &[Mnemonic] = &[
     Mnemonic::Out,
 ];
 
-fn operand(kind: K) -> Option<OperandSpec> {
+fn operand(kind: K, mem: u32) -> Option<OperandSpec> {
     use OperandSpec::*;
     Some(match kind {
+        K::xmm_reg | K::xmm_rm => Xmm,
+        K::mm_reg | K::mm_rm => Mm,
+        K::xmm_or_mem => XmmOrMem(mem),
+        K::mm_or_mem => MmOrMem(mem),
+        K::mem => Mem(mem),
+        K::seg_rDI => SegRdi,
         K::r8_or_mem => GprOrMem(1),
         K::r16_or_mem => GprOrMem(2),
         K::r32_or_mem => GprOrMem(4),
@@ -102,8 +120,26 @@ fn operand(kind: K) -> Option<OperandSpec> {
     })
 }
 
-/// Every form hostcheck can test today.
+/// Every integer form hostcheck can test today.
 pub fn integer_forms() -> Vec<Form> {
+    use OperandSpec::*;
+    forms_where(|code| crate::cpu::simd::handler(code).is_none())
+        .into_iter()
+        .filter(|f| {
+            !f.ops
+                .iter()
+                .any(|o| matches!(o, Xmm | Mm | XmmOrMem(_) | MmOrMem(_) | Mem(_) | SegRdi))
+        })
+        .collect()
+}
+
+/// The MMX, SSE and SSE2 forms (and their cache-control companions)
+/// whose features `host_has` reports.
+pub fn simd_forms(host_has: impl Fn(Code) -> bool) -> Vec<Form> {
+    forms_where(|code| crate::cpu::simd::handler(code).is_some() && host_has(code))
+}
+
+fn forms_where(want: impl Fn(Code) -> bool) -> Vec<Form> {
     let mut forms = Vec::new();
     for code in Code::values() {
         let op = code.op_code();
@@ -113,6 +149,7 @@ pub fn integer_forms() -> Vec<Form> {
             || !op.mode64()
             || !op.cpl3()
             || !catalog::entry(code).implemented
+            || !want(code)
         {
             continue;
         }
@@ -120,11 +157,13 @@ pub fn integer_forms() -> Vec<Form> {
         // x87 forms keep state (the register stack, the status word)
         // outside this harness's view; cpu::x87 has its own host tests.
         let escape = op.op_code() >> if op.op_code() > 0xff { 8 } else { 0 };
-        if EXCLUDED.contains(&m) || (0xd8..=0xdf).contains(&escape) {
+        let x87 =
+            op.table() == iced_x86::OpCodeTableKind::Normal && (0xd8..=0xdf).contains(&escape);
+        if EXCLUDED.contains(&m) || x87 {
             continue;
         }
         let Some(ops) = (0..op.op_count())
-            .map(|i| operand(op.op_kind(i)))
+            .map(|i| operand(op.op_kind(i), op.memory_size().size() as u32))
             .collect::<Option<Vec<_>>>()
         else {
             continue;

@@ -47,7 +47,7 @@ impl GuestRunner {
         let s = &mut self.cpu.state;
         s.reset();
         s.cr0 = cr0::PE | cr0::PG | cr0::ET;
-        s.cr4 = cr4::PAE;
+        s.cr4 = cr4::PAE | cr4::OSFXSR | cr4::OSXMMEXCPT;
         s.cr3 = PML4;
         s.msr.efer = efer::LME | efer::LMA;
         s.seg[CS] = Segment {
@@ -68,6 +68,19 @@ impl GuestRunner {
         s.gpr = c.start.gpr;
         s.gpr[3] = DATA + BUF_MID;
         s.gpr[4] = DATA + 0x10_0000;
+        if c.rdi_is_buffer {
+            s.gpr[7] = s.gpr[3];
+        }
+        s.xmm = c.start.xmm;
+        s.mxcsr = c.start.mxcsr;
+        // As the host thunk leaves it: FNINIT, then MOVQ into MM0-7.
+        s.x87.init();
+        for (i, &v) in c.start.mm.iter().enumerate() {
+            s.x87.st[i][..8].copy_from_slice(&v.to_le_bytes());
+            s.x87.st[i][8] = 0xff;
+            s.x87.st[i][9] = 0xff;
+        }
+        s.x87.ftw = 0;
         s.set_flags(c.start.rflags | 0x202);
         s.rip = CODE;
     }
@@ -85,10 +98,15 @@ impl GuestRunner {
             .run(&mut self.mem, &mut self.io, 1, Some(&mut watch));
         let mut buf = [0u8; BUF];
         self.mem.read_bytes(DATA, &mut buf);
+        let s = &self.cpu.state;
+        let mm = std::array::from_fn(|i| u64::from_le_bytes(s.x87.st[i][..8].try_into().unwrap()));
         Outcome {
-            gpr: self.cpu.state.gpr,
-            rflags: self.cpu.state.flags(),
+            gpr: s.gpr,
+            rflags: s.flags(),
             buf,
+            xmm: s.xmm,
+            mm,
+            mxcsr: s.mxcsr,
             fault: watch.0.map(|f| f.vector),
         }
     }

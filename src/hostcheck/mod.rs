@@ -10,7 +10,7 @@ mod guest;
 #[cfg(target_arch = "x86_64")]
 mod native;
 
-pub use forms::{integer_forms, Form};
+pub use forms::{integer_forms, simd_forms, Form};
 
 use std::io::Write;
 
@@ -54,7 +54,30 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<Tally, String> {
             "{:<40} {:>8} {:>8} {:>8} {:>8}",
             "form", "cases", "passed", "failed", "skipped"
         );
-        for form in integer_forms() {
+        let edx = native::host_cpuid1_edx();
+        let host_has = |code: iced_x86::Code| {
+            use iced_x86::CpuidFeature as F;
+            code.cpuid_features().iter().all(|f| {
+                let bit = match f {
+                    F::MMX => 23,
+                    F::SSE => 25,
+                    F::SSE2 => 26,
+                    F::CLFSH => 19,
+                    _ => return true,
+                };
+                edx & (1 << bit) != 0
+            })
+        };
+        let all = integer_forms();
+        let simd = simd_forms(host_has);
+        let missing = simd_forms(|_| true).len() - simd.len();
+        if missing > 0 {
+            let _ = writeln!(
+                out,
+                "{missing} SIMD forms skipped: the host CPU lacks their features"
+            );
+        }
+        for form in all.into_iter().chain(simd) {
             if opts
                 .filter
                 .as_deref()

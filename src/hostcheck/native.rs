@@ -1,8 +1,9 @@
 //! Runs one instruction on the host CPU: a small thunk loads the case's
-//! registers and flags, executes the instruction's bytes, and stores the
-//! registers and flags back.
+//! registers, flags, MMX and XMM registers and MXCSR, executes the
+//! instruction's bytes, stores all of them back, and resets the host's
+//! x87/MMX state (EMMS, FNINIT) and MXCSR before returning.
 
-use super::case::{Case, Outcome, BUF_MID};
+use super::case::{Case, Outcome, BUF, BUF_MID};
 use iced_x86::code_asm::*;
 use memmap2::MmapMut;
 
@@ -11,10 +12,39 @@ use memmap2::MmapMut;
 struct Context {
     gpr: [u64; 16],
     rflags: u64,
+    xmm: [[u64; 2]; 16],
+    mm: [u64; 8],
+    mxcsr: u32,
+    /// The caller's MXCSR (its control bits are callee-saved).
+    host_mxcsr: u32,
 }
 
-/// Offsets of `Context::gpr[i]` and `Context::rflags`.
+/// Offsets of the `Context` fields after `gpr`.
 const RFLAGS_AT: i32 = 128;
+const XMM_AT: i32 = 136;
+const MM_AT: i32 = XMM_AT + 256;
+const MXCSR_AT: i32 = MM_AT + 64;
+const HOST_MXCSR_AT: i32 = MXCSR_AT + 4;
+
+/// The memory buffer, aligned for the aligned SSE forms.
+#[repr(C, align(64))]
+struct Buffer([u8; BUF]);
+
+fn xmm_reg(i: usize) -> AsmRegisterXmm {
+    [
+        xmm0, xmm1, xmm2, xmm3, xmm4, xmm5, xmm6, xmm7, xmm8, xmm9, xmm10, xmm11, xmm12, xmm13,
+        xmm14, xmm15,
+    ][i]
+}
+
+fn mm_reg(i: usize) -> AsmRegisterMm {
+    [mm0, mm1, mm2, mm3, mm4, mm5, mm6, mm7][i]
+}
+
+/// Leaf 1 EDX of the host CPU.
+pub fn host_cpuid1_edx() -> u32 {
+    std::arch::x86_64::__cpuid(1).edx
+}
 
 pub struct NativeRunner {
     prologue: Vec<u8>,
@@ -40,6 +70,15 @@ impl NativeRunner {
             a.push(r)?;
         }
         a.push(rdi)?;
+        a.stmxcsr(dword_ptr(rdi + HOST_MXCSR_AT))?;
+        a.fninit()?;
+        for i in 0..8 {
+            a.movq(mm_reg(i), qword_ptr(rdi + MM_AT + 8 * i as i32))?;
+        }
+        for i in 0..16 {
+            a.movdqu(xmm_reg(i), xmmword_ptr(rdi + XMM_AT + 16 * i as i32))?;
+        }
+        a.ldmxcsr(dword_ptr(rdi + MXCSR_AT))?;
         a.push(qword_ptr(rdi + RFLAGS_AT))?;
         a.popfq()?;
         for i in (0..16).filter(|&i| i != 4 && i != 7) {
@@ -57,6 +96,16 @@ impl NativeRunner {
         }
         b.pushfq()?;
         b.pop(qword_ptr(rdi + RFLAGS_AT))?;
+        b.stmxcsr(dword_ptr(rdi + MXCSR_AT))?;
+        for i in 0..16 {
+            b.movdqu(xmmword_ptr(rdi + XMM_AT + 16 * i as i32), xmm_reg(i))?;
+        }
+        for i in 0..8 {
+            b.movq(qword_ptr(rdi + MM_AT + 8 * i as i32), mm_reg(i))?;
+        }
+        b.emms()?;
+        b.fninit()?;
+        b.ldmxcsr(dword_ptr(rdi + HOST_MXCSR_AT))?;
         // The ABI wants DF clear on return.
         b.cld()?;
         b.pop(rdi)?;
@@ -84,15 +133,23 @@ impl NativeRunner {
         let mut page = self.page.take().expect("page present between runs");
         page[..code.len()].copy_from_slice(&code);
         let exec = page.make_exec().expect("mprotect the thunk executable");
-        let mut buf = c.start.buf;
+        let mut buf = Buffer(c.start.buf);
         let mut ctx = Context {
             gpr: c.start.gpr,
             rflags: c.start.rflags | 0x202,
+            xmm: c.start.xmm,
+            mm: c.start.mm,
+            mxcsr: c.start.mxcsr,
+            host_mxcsr: 0,
         };
-        ctx.gpr[3] = buf.as_mut_ptr() as u64 + BUF_MID;
+        ctx.gpr[3] = buf.0.as_mut_ptr() as u64 + BUF_MID;
+        if c.rdi_is_buffer {
+            ctx.gpr[7] = ctx.gpr[3];
+        }
         // SAFETY: the page holds a complete thunk (prologue, one generated
         // user-mode instruction that hostcheck's form filter allows and
-        // whose memory operand is [RBX + disp] inside `buf`, epilogue)
+        // whose memory operand is [RBX + disp] or [RDI] inside `buf`, with
+        // every SIMD exception masked in its MXCSR, epilogue)
         // that saves and restores every callee-saved register, keeps RSP
         // balanced, and returns; `ctx` outlives the call.
         unsafe {
@@ -103,7 +160,10 @@ impl NativeRunner {
         Outcome {
             gpr: ctx.gpr,
             rflags: ctx.rflags,
-            buf,
+            buf: buf.0,
+            xmm: ctx.xmm,
+            mm: ctx.mm,
+            mxcsr: ctx.mxcsr,
             fault: None,
         }
     }

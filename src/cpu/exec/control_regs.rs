@@ -300,10 +300,17 @@ pub(super) mod tests {
     #[test]
     fn cr4_accepts_only_implemented_bits() {
         let mut c = Cpu::new();
-        for bad in [cr4::VME, cr4::PVI, cr4::MCE, cr4::PCE, cr4::OSFXSR, 1 << 12] {
+        for bad in [cr4::VME, cr4::PVI, cr4::MCE, cr4::PCE, 1 << 12] {
             assert_eq!(c.exec(MOV_CR4_EAX, bad), Err(Fault::gp(0)), "{bad:#x}");
         }
-        let good = cr4::TSD | cr4::DE | cr4::PSE | cr4::PGE | cr4::SMEP | cr4::SMAP;
+        let good = cr4::TSD
+            | cr4::DE
+            | cr4::PSE
+            | cr4::PGE
+            | cr4::OSFXSR
+            | cr4::OSXMMEXCPT
+            | cr4::SMEP
+            | cr4::SMAP;
         c.exec(MOV_CR4_EAX, good).unwrap();
         assert_eq!(c.s.cr4, good);
     }

@@ -9,8 +9,8 @@ use crate::cpu::exec::Exec;
 use crate::cpu::fault::Fault;
 use iced_x86::{Instruction, Mnemonic as M};
 
-/// MXCSR bits FXRSTOR accepts (no DAZ); the rest raise #GP(0).
-pub const MXCSR_MASK: u32 = 0xffbf;
+/// MXCSR bits FXRSTOR accepts (DAZ included); the rest raise #GP(0).
+pub const MXCSR_MASK: u32 = crate::cpu::simd::mxcsr::WRITABLE;
 
 /// Bytes FXSAVE writes: the header, eight x87/MMX slots and the XMM
 /// registers (eight, or sixteen in 64-bit mode); the rest of the 512

@@ -224,6 +224,6 @@ fn fsave_frstor_and_fxsave_fxrstor_round_trip() {
     assert_eq!(f80_at(&mut mem, DATA + 0x100 + 38), F80::ONE);
     // FXSAVE: abridged tags, FOP, and ST(0) at offset 32.
     assert_eq!(mem.read(DATA + 0x204, 1), 0xc0);
-    assert_eq!(mem.read(DATA + 0x21c, 4), 0xffbf);
+    assert_eq!(mem.read(DATA + 0x21c, 4), 0xffff);
     assert_eq!(f80_at(&mut mem, DATA + 0x230), F80::ONE);
 }

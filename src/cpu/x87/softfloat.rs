@@ -289,7 +289,7 @@ pub fn pack_extended(r: Rounded) -> F80 {
 
 /// Encodes a rounded result as an IEEE single or double (`frac_bits` 23 or
 /// 52, `bias` 127 or 1023).
-fn pack_ieee(r: Rounded, frac_bits: u32, bias: i32) -> u64 {
+pub fn pack_ieee(r: Rounded, frac_bits: u32, bias: i32) -> u64 {
     let (exp_max, sign_bit) = if frac_bits == 23 {
         (0xffu64, (r.sign as u64) << 31)
     } else {
