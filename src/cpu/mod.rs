@@ -10,6 +10,8 @@ mod interrupt;
 pub mod mmu;
 pub mod simd;
 pub mod state;
+#[cfg(test)]
+pub mod test_support;
 pub mod x87;
 
 use crate::devices::bus::PortBus;

@@ -4,7 +4,7 @@
 //! alignment check.
 
 use super::float80::{sw, F80};
-use crate::cpu::state::{cr0, Segment, CS, DS, ES, RAX, RBX, SS};
+use crate::cpu::state::{cr0, Segment, CS, RAX, RBX};
 use crate::cpu::{Cpu, StopReason};
 use crate::devices::bus::PortBus;
 use crate::mem::GuestMemory;
@@ -82,49 +82,14 @@ fn real_mode_program() {
     assert_eq!(cpu.state.x87.fcw & 0x3f, 0x3f);
 }
 
-const GDT: u64 = 0x1000;
-const IDT: u64 = 0x1800;
-const HANDLERS: u64 = 0x2000;
 const CODE: u64 = 0x4000;
 const DATA: u64 = 0x8000;
 
 /// Flat 32-bit ring-0 protected mode; vector v's handler does
 /// `mov eax, v; hlt`.
 fn protected(mem: &mut GuestMemory, code: &[u8]) -> Cpu {
-    mem.write(GDT + 8, 8, 0x00cf_9a00_0000_ffff);
-    mem.write(GDT + 16, 8, 0x00cf_9200_0000_ffff);
-    for v in 0..32u64 {
-        let h = HANDLERS + 16 * v;
-        mem.write_bytes(h, &[0xb8, v as u8, 0, 0, 0, 0xf4]);
-        let gate = (h & 0xffff) | (0x08 << 16) | (0x8e00u64 << 32) | ((h >> 16) << 48);
-        mem.write(IDT + 8 * v, 8, gate);
-    }
     mem.write_bytes(CODE, code);
-    let mut cpu = Cpu::new();
-    let s = &mut cpu.state;
-    s.cr0 = cr0::PE | cr0::ET | cr0::NE;
-    s.gdtr.base = GDT;
-    s.gdtr.limit = 23;
-    s.idtr.base = IDT;
-    s.idtr.limit = 32 * 8 - 1;
-    s.seg[CS] = Segment {
-        selector: 0x08,
-        attr: 0xc09b,
-        limit: 0xffff_ffff,
-        base: 0,
-    };
-    let data = Segment {
-        selector: 0x10,
-        attr: 0xc093,
-        limit: 0xffff_ffff,
-        base: 0,
-    };
-    for seg in [SS, DS, ES] {
-        s.seg[seg] = data;
-    }
-    s.gpr[4] = 0x7000;
-    s.rip = CODE;
-    cpu
+    crate::cpu::test_support::flat_protected_mode(mem, CODE)
 }
 
 #[test]
