@@ -65,6 +65,9 @@ pub struct RunArgs {
     /// Print every executed instruction to stderr.
     #[arg(long)]
     pub trace_text: bool,
+    /// With --trace-text: start tracing after this many instructions.
+    #[arg(long, value_name = "N", requires = "trace_text")]
+    pub trace_from: Option<u64>,
     /// Stop after this many instructions.
     #[arg(long, value_name = "N")]
     pub max_instructions: Option<u64>,

@@ -87,7 +87,21 @@ fn boot(args: &cli::RunArgs) -> Result<ExitCode, String> {
     let mut tracer = args
         .trace_text
         .then(|| TextTracer::new(std::io::BufWriter::new(std::io::stderr())));
-    let outcome = machine.run(args.max_instructions, tracer.as_mut().map(|t| t as _));
+    let mut limit = args.max_instructions;
+    let mut early = None;
+    if let Some(from) = args.trace_from.filter(|_| tracer.is_some()) {
+        // Run untraced up to the interesting part.
+        let first = limit.map_or(from, |l| l.min(from));
+        let outcome = machine.run(Some(first), None);
+        if outcome != RunOutcome::InstructionLimit {
+            early = Some(outcome);
+        }
+        limit = limit.map(|l| l - first);
+    }
+    let outcome = match early {
+        Some(o) => o,
+        None => machine.run(limit, tracer.as_mut().map(|t| t as _)),
+    };
     drop(tracer);
     let elapsed = started.elapsed();
     let icount = machine.cpu.state.icount;

@@ -185,3 +185,52 @@ mod tests {
         assert!(cpu.state.accepts_interrupt(), "shadow over after NOP");
     }
 }
+
+#[cfg(test)]
+mod long_mode_tests {
+    use super::state::{cr0, cr4, efer, Segment, CS, SS};
+    use super::*;
+
+    /// RETFQ to a 64-bit code segment checks the target for canonical
+    /// form, not against the (meaningless) 4 GiB limit: Linux returns to a
+    /// kernel address above 4 GiB this way in startup_64.
+    #[test]
+    fn retfq_to_a_high_canonical_address() {
+        let mut mem = GuestMemory::new(4 << 20).unwrap();
+        let mut io = PortBus::default();
+        // Identity-map the first 2 MiB; GDT with 64-bit code at 0x10.
+        mem.write(0x10000, 8, 0x11000 | 3);
+        mem.write(0x11000, 8, 0x12000 | 3);
+        mem.write(0x12000, 8, 0x83);
+        mem.write(0x1000 + 0x10, 8, 0x00af_9b00_0000_ffff);
+        let target = 0xffff_ffff_a260_015au64;
+        mem.write(0x7000, 8, target);
+        mem.write(0x7008, 8, 0x10);
+        mem.write_bytes(0x5000, &[0x48, 0xcb]); // retfq
+        let mut cpu = Cpu::new();
+        let s = &mut cpu.state;
+        s.cr0 = cr0::PE | cr0::PG | cr0::ET;
+        s.cr4 = cr4::PAE;
+        s.cr3 = 0x10000;
+        s.msr.efer = efer::LME | efer::LMA;
+        s.gdtr.base = 0x1000;
+        s.gdtr.limit = 0x17;
+        s.seg[CS] = Segment {
+            selector: 0x10,
+            attr: 0xa09b,
+            limit: 0xffff_ffff,
+            base: 0,
+        };
+        s.seg[SS] = Segment {
+            selector: 0x18,
+            attr: 0xc093,
+            limit: 0xffff_ffff,
+            base: 0,
+        };
+        s.gpr[4] = 0x7000;
+        s.rip = 0x5000;
+        cpu.run(&mut mem, &mut io, 1, None);
+        assert_eq!(cpu.state.rip, target);
+        assert_eq!(cpu.state.gpr[4], 0x7010);
+    }
+}

@@ -225,8 +225,16 @@ impl Exec<'_> {
         Ok(())
     }
 
+    /// The target offset must lie within the code segment, or, for a
+    /// 64-bit code segment in IA-32e mode, be canonical.
     fn check_branch_limit(&self, d: Descriptor, offset: u64) -> R {
-        if offset > d.limit() as u64 {
+        let to_64bit = self.long_mode() && d.0 & (1 << 53) != 0;
+        let ok = if to_64bit {
+            super::operand::canonical(offset)
+        } else {
+            offset <= d.limit() as u64
+        };
+        if !ok {
             return Err(Fault::gp(0));
         }
         Ok(())
