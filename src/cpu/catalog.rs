@@ -110,7 +110,20 @@ fn entry_for(code: Code) -> Entry {
         M::Cmpxchg => (x::cmpxchg, true),
         M::Xadd => (x::xadd, true),
         M::Cmpxchg8b | M::Cmpxchg16b => (x::cmpxchg_wide, true),
-        M::Nop | M::Pause => (x::nop, false),
+        // ENDBR32/64 are hint NOPs on a CPU without CET (CPUID reports
+        // none); userlands built with -fcf-protection start functions with
+        // them. The reserved-NOP space 0F 18-1F is NOP as well.
+        M::Nop
+        | M::Pause
+        | M::Endbr32
+        | M::Endbr64
+        | M::Reservednop
+        | M::Prefetch
+        | M::Prefetchw
+        | M::Prefetchwt1
+        | M::Prefetchit0
+        | M::Prefetchit1
+        | M::Cldemote => (x::nop, false),
         _ if super::simd::handler(code).is_some() => {
             (super::simd::handler(code).expect("SIMD handler"), false)
         }
