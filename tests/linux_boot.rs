@@ -1,4 +1,4 @@
-//! Debian's stock kernels boot through the interpreter to the test
+//! Debian's stock kernels (686 and amd64) boot through the interpreter to the test
 //! initramfs's marker line. The images come from Debian's packages via
 //! scripts/fetch-linux-guests.sh (CI runs it first); without them these
 //! tests fail and say so.
@@ -58,6 +58,21 @@ fn debian_686_kernel_reaches_userspace() {
         .join("\n");
     assert!(
         console.contains("XLAT-BOOT-OK i686"),
+        "no marker from /init; the console ended with:\n{tail}"
+    );
+}
+
+#[test]
+fn debian_amd64_kernel_reaches_userspace() {
+    let console = boot("vmlinuz-amd64", "initramfs-test-amd64.cpio.gz");
+    let tail: String = console
+        .lines()
+        .rev()
+        .take(30)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        console.contains("XLAT-BOOT-OK x86_64"),
         "no marker from /init; the console ended with:\n{tail}"
     );
 }
