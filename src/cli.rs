@@ -68,7 +68,8 @@ pub struct RunArgs {
     /// With --trace-text: start tracing after this many instructions.
     #[arg(long, value_name = "N", requires = "trace_text")]
     pub trace_from: Option<u64>,
-    /// Stop after this many instructions.
+    /// Stop after this many instructions (with the deterministic clock,
+    /// time spent halted counts too, at one instruction per nanosecond).
     #[arg(long, value_name = "N")]
     pub max_instructions: Option<u64>,
     /// Print instructions executed and MIPS at exit.
@@ -94,9 +95,14 @@ pub struct RunArgs {
     /// Where COM1 goes: stdio, file:PATH or none.
     #[arg(long, default_value = "stdio", value_parser = parse_serial)]
     pub serial: SerialTarget,
+    /// Where the firmware's debug port 0x402 (SeaBIOS' log) goes: stdio,
+    /// file:PATH or none.
+    #[arg(long, default_value = "none", value_parser = parse_serial)]
+    pub debugcon: SerialTarget,
     /// Guest time source: deterministic (follows executed instructions,
-    /// reproducible) or realtime (follows the host clock).
-    #[arg(long, default_value = "deterministic", value_parser = ["deterministic", "realtime"])]
+    /// reproducible) or realtime (follows the host clock). auto: realtime
+    /// when the serial console is on an interactive terminal.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "deterministic", "realtime"])]
     pub clock: String,
 }
 

@@ -2,6 +2,7 @@
 
 pub mod cpu;
 pub mod devices;
+pub mod host;
 pub mod hostcheck;
 pub mod machine;
 pub mod mem;

@@ -6,6 +6,9 @@ use clap::Parser as _;
 use cli::{Cli, Command};
 use std::process::ExitCode;
 use std::time::Instant;
+use xlat::host::terminal::{self, RawTerminal};
+use xlat::machine::clock::ClockSource;
+use xlat::machine::serial_input::SerialInput;
 use xlat::machine::{Machine, MachineConfig, RunOutcome};
 use xlat::trace::text::TextTracer;
 
@@ -48,16 +51,13 @@ fn boot(args: &cli::RunArgs) -> Result<ExitCode, String> {
         ),
         None => (DEMO_ROM.to_vec(), true),
     };
-    let serial: Box<dyn std::io::Write + Send> = match &args.serial {
-        cli::SerialTarget::Stdio => Box::new(std::io::stdout()),
-        cli::SerialTarget::None => Box::new(std::io::sink()),
-        cli::SerialTarget::File(p) => Box::new(
-            std::fs::File::create(p).map_err(|e| format!("cannot create {}: {e}", p.display()))?,
-        ),
-    };
+    let serial = output_for(&args.serial)?;
+    let console_on_stdio = args.serial == cli::SerialTarget::Stdio;
+    let interactive = console_on_stdio && terminal::stdin_is_terminal();
     let clock = match args.clock.as_str() {
-        "realtime" => xlat::machine::clock::ClockSource::RealTime,
-        _ => xlat::machine::clock::ClockSource::Deterministic {
+        "realtime" => ClockSource::RealTime,
+        "auto" if interactive => ClockSource::RealTime,
+        _ => ClockSource::Deterministic {
             ns_per_instruction: 1,
         },
     };
@@ -69,6 +69,9 @@ fn boot(args: &cli::RunArgs) -> Result<ExitCode, String> {
         serial,
         clock,
     })?;
+    if args.debugcon != cli::SerialTarget::None {
+        machine.attach_firmware_log(output_for(&args.debugcon)?)?;
+    }
     let demo = demo && args.kernel.is_none();
     if let Some(kernel) = &args.kernel {
         let image = std::fs::read(kernel)
@@ -83,6 +86,14 @@ fn boot(args: &cli::RunArgs) -> Result<ExitCode, String> {
             .boot_linux(&image, initrd.as_deref(), &args.append)
             .map_err(|e| format!("{}: {e}", kernel.display()))?;
     }
+    // The console is QEMU's -serial stdio: keys go to COM1 (raw mode on a
+    // terminal, restored when `_raw` drops), Ctrl-A x quits.
+    let _raw = if console_on_stdio {
+        machine.attach_serial_input(SerialInput::spawn(std::io::stdin()));
+        interactive.then(RawTerminal::enter).flatten()
+    } else {
+        None
+    };
     let started = Instant::now();
     let mut tracer = args
         .trace_text
@@ -139,9 +150,24 @@ fn boot(args: &cli::RunArgs) -> Result<ExitCode, String> {
             );
             ExitCode::from(3)
         }
+        RunOutcome::Quit => {
+            eprintln!("xlat: quit from the console");
+            ExitCode::SUCCESS
+        }
         RunOutcome::InstructionLimit => {
             eprintln!("xlat: stopped after {icount} instructions (--max-instructions)");
             ExitCode::SUCCESS
         }
+    })
+}
+
+/// The host stream a `stdio`/`file:PATH`/`none` flag names.
+fn output_for(target: &cli::SerialTarget) -> Result<Box<dyn std::io::Write + Send>, String> {
+    Ok(match target {
+        cli::SerialTarget::Stdio => Box::new(std::io::stdout()),
+        cli::SerialTarget::None => Box::new(std::io::sink()),
+        cli::SerialTarget::File(p) => Box::new(
+            std::fs::File::create(p).map_err(|e| format!("cannot create {}: {e}", p.display()))?,
+        ),
     })
 }

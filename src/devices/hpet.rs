@@ -365,6 +365,8 @@ impl Hpet {
             REG_CONFIG => self.state.config,
             REG_STATUS => self.state.status,
             REG_COUNTER => self.counter_at(now),
+            // Reserved registers between the general ones and timer 0.
+            _ if reg < REG_TIMER0 => 0,
             _ => {
                 let n = ((reg - REG_TIMER0) / 0x20) as usize;
                 match (n, (reg - REG_TIMER0) % 0x20) {
@@ -581,6 +583,14 @@ mod tests {
         );
         assert_eq!(rig.r64(REG_TIMER0 + 8), u64::MAX);
         assert_eq!(rig.r64(REG_TIMER0 + 0x28), 0xffff_ffff);
+    }
+
+    #[test]
+    fn reserved_registers_read_zero() {
+        let mut rig = Rig::new();
+        for reg in [0x08, 0x18, 0x28, 0xe8, 0xf8, 0x3f8] {
+            assert_eq!(rig.r64(reg), 0, "register {reg:#x}");
+        }
     }
 
     #[test]

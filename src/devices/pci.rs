@@ -646,6 +646,15 @@ impl PciBus {
         }
     }
 
+    /// A configuration dword of 00:`device`.`function`, as the board reads
+    /// chipset registers (all ones when the slot is empty).
+    pub fn config_read(&mut self, device: u8, function: u8, reg: u8) -> u32 {
+        match self.functions[((device & 31) << 3 | (function & 7)) as usize].as_mut() {
+            Some(f) => f.config_read(reg & 0xfc),
+            None => u32::MAX,
+        }
+    }
+
     /// The function CONFIG_ADDRESS selects, if enabled and on bus 0.
     fn selected(&mut self) -> Option<&mut Box<dyn PciFunction>> {
         let a = self.address;

@@ -419,7 +419,18 @@ pub fn register_serial(
     port: ComPort,
     out: Box<dyn Write + Send>,
 ) -> Result<Arc<Mutex<Uart16550>>, OverlapError> {
-    let dev = Arc::new(Mutex::new(Uart16550::new(irqs.line(port.irq()), out)));
+    register_serial_on(bus, irqs.line(port.irq()), port, out)
+}
+
+/// As [`register_serial`], with the interrupt output on `irq` (for boards
+/// that share one ISA IRQ between two UARTs through a wired OR).
+pub fn register_serial_on(
+    bus: &mut PortBus,
+    irq: IrqLine,
+    port: ComPort,
+    out: Box<dyn Write + Send>,
+) -> Result<Arc<Mutex<Uart16550>>, OverlapError> {
+    let dev = Arc::new(Mutex::new(Uart16550::new(irq, out)));
     bus.register(port.base(), UART_PORTS, Box::new(dev.clone()))?;
     Ok(dev)
 }

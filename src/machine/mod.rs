@@ -6,6 +6,7 @@ pub mod e820;
 mod firmware;
 pub mod linux_boot;
 pub mod platform;
+pub mod serial_input;
 
 pub use firmware::{map_firmware, FirmwareError};
 
@@ -16,10 +17,13 @@ use crate::devices::debug_exit::{DebugExit, ExitRequest};
 use crate::mem::GuestMemory;
 use clock::{Clock, ClockSource, VirtualClock};
 use platform::Platform;
+use serial_input::{EscapeCommand, SerialInput, ESCAPE_HELP};
 use std::io::Write;
 
 /// Port of the debug console (Bochs' "port E9 hack").
 pub const DEBUG_CONSOLE_PORT: u16 = 0xe9;
+/// Port of QEMU's isa-debugcon as SeaBIOS uses it (its debug log).
+pub const FIRMWARE_LOG_PORT: u16 = 0x402;
 /// Port of the isa-debug-exit device (QEMU's default iobase).
 pub const DEBUG_EXIT_PORT: u16 = 0xf4;
 
@@ -70,6 +74,8 @@ pub enum RunOutcome {
     PowerOff,
     /// The instruction limit given to `run` was reached.
     InstructionLimit,
+    /// The user quit from the console (Ctrl-A x).
+    Quit,
 }
 
 pub struct Machine {
@@ -82,6 +88,8 @@ pub struct Machine {
     no_reboot: bool,
     /// Resets performed since the machine was built.
     pub resets: u64,
+    /// Host input for COM1, when the console is interactive.
+    serial_input: Option<SerialInput>,
 }
 
 /// Instructions run between looks at the machine's devices.
@@ -119,6 +127,7 @@ impl Machine {
             exit,
             no_reboot: config.no_reboot,
             resets: 0,
+            serial_input: None,
         })
     }
 
@@ -156,6 +165,46 @@ impl Machine {
         Ok(())
     }
 
+    /// Sends what firmware writes to port 0x402 (SeaBIOS' debug log, QEMU's
+    /// `-debugcon`) to `out`. Without it the port is unclaimed.
+    pub fn attach_firmware_log(&mut self, out: Box<dyn Write>) -> Result<(), String> {
+        self.io
+            .register(FIRMWARE_LOG_PORT, 1, Box::new(DebugConsole::new(out)))
+            .map_err(|e| e.to_string())
+    }
+
+    /// Feeds `input` to COM1's receiver from now on.
+    pub fn attach_serial_input(&mut self, input: SerialInput) {
+        self.serial_input = Some(input);
+    }
+
+    /// Moves host bytes into COM1 as far as its receiver has room, and
+    /// acts on console escapes. Returns true when the user asked to quit.
+    fn pump_serial_input(&mut self, wait: Option<Option<std::time::Duration>>) -> bool {
+        let Some(input) = self.serial_input.as_mut() else {
+            return false;
+        };
+        let room = lock(&self.platform.com1).input_room();
+        let command = match wait {
+            // Nothing can move now: sleep until the host sends something.
+            Some(timeout) if input.pending().is_empty() || room == 0 => input.wait(timeout),
+            _ => input.poll(),
+        };
+        match command {
+            Some(EscapeCommand::Quit) => return true,
+            Some(EscapeCommand::Help) => eprint!("{ESCAPE_HELP}"),
+            None => {}
+        }
+        let pending = input.pending();
+        if !pending.is_empty() {
+            let mut com1 = lock(&self.platform.com1);
+            let (head, _) = pending.as_slices();
+            let taken = com1.enqueue_input(head);
+            pending.drain(..taken);
+        }
+        false
+    }
+
     /// A hardware reset: the CPU restarts at the reset vector; RAM keeps
     /// its contents, as on a PC's warm reset.
     pub fn reset(&mut self) {
@@ -176,12 +225,26 @@ impl Machine {
         mut observer: Option<&mut dyn Observer>,
     ) -> RunOutcome {
         let end = limit.map(|l| self.cpu.state.icount.saturating_add(l));
+        // A halted CPU retires nothing, so in deterministic mode the limit
+        // also bounds guest time: a guest halted with its interrupts masked
+        // at the controllers would otherwise skip timer events forever.
+        let time_end = match (self.clock.source(), limit) {
+            (ClockSource::Deterministic { ns_per_instruction }, Some(l)) => Some(
+                self.clock
+                    .now_ns()
+                    .saturating_add(l.saturating_mul(ns_per_instruction.max(1))),
+            ),
+            _ => None,
+        };
         loop {
             let icount = self.cpu.state.icount;
             if end.is_some_and(|e| icount >= e) {
                 return RunOutcome::InstructionLimit;
             }
             self.clock.set_icount(icount);
+            if self.pump_serial_input(None) {
+                return RunOutcome::Quit;
+            }
             self.platform.advance_timers();
             if self.platform.control.take_poweroff_request() {
                 return RunOutcome::PowerOff;
@@ -194,6 +257,10 @@ impl Machine {
                 continue;
             }
             self.mem.set_a20(self.platform.control.a20_enabled());
+            let pam = self.platform.pam();
+            if pam != self.mem.pam() {
+                self.mem.set_pam(pam);
+            }
             if self.cpu.state.accepts_interrupt() && self.platform.interrupt_pending() {
                 let vector = self.platform.acknowledge();
                 if self
@@ -210,10 +277,14 @@ impl Machine {
             }
             let deadline = self.platform.next_deadline_ns();
             if self.cpu.state.halted {
-                if !self.wait_for_event(deadline) {
-                    return RunOutcome::Halted;
+                if time_end.is_some_and(|t| self.clock.now_ns() >= t) {
+                    return RunOutcome::InstructionLimit;
                 }
-                continue;
+                match self.wait_for_event(deadline) {
+                    Wake::Event => continue,
+                    Wake::Never => return RunOutcome::Halted,
+                    Wake::Quit => return RunOutcome::Quit,
+                }
             }
             let mut budget = SLICE;
             if let Some(e) = end {
@@ -244,23 +315,46 @@ impl Machine {
         }
     }
 
-    /// A halted CPU waits for the next timer event. Returns false when
-    /// nothing can ever wake it (interrupts off, or no timer armed).
-    fn wait_for_event(&mut self, deadline: Option<u64>) -> bool {
+    /// A halted CPU waits for the next timer event or for console input.
+    fn wait_for_event(&mut self, deadline: Option<u64>) -> Wake {
         if !self.cpu.state.accepts_interrupt() {
-            return false;
+            return Wake::Never;
         }
-        let Some(deadline) = deadline else {
-            return false;
-        };
-        match self.clock.source() {
-            ClockSource::Deterministic { .. } => self.clock.skip_to(deadline),
-            ClockSource::RealTime => {
-                let now = self.clock.now_ns();
-                let wait = deadline.saturating_sub(now).min(10_000_000);
-                std::thread::sleep(std::time::Duration::from_nanos(wait));
+        let input_open = self.serial_input.as_ref().is_some_and(|i| !i.exhausted());
+        let timeout = match (self.clock.source(), deadline) {
+            (ClockSource::Deterministic { .. }, Some(deadline)) => {
+                // Guest time jumps to the timer; input is looked at on
+                // the way, without waiting for the host.
+                self.clock.skip_to(deadline);
+                return Wake::Event;
             }
+            (ClockSource::RealTime, Some(deadline)) => {
+                let wait = deadline.saturating_sub(self.clock.now_ns()).min(10_000_000);
+                Some(std::time::Duration::from_nanos(wait))
+            }
+            // Only the console can wake the CPU now.
+            (_, None) if input_open => None,
+            (_, None) => return Wake::Never,
+        };
+        if input_open {
+            if self.pump_serial_input(Some(timeout)) {
+                return Wake::Quit;
+            }
+        } else if let Some(t) = timeout {
+            std::thread::sleep(t);
         }
-        true
+        Wake::Event
     }
+}
+
+/// Locks a device, taking it over if a holder panicked (plain-data state).
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Why a halted CPU's wait ended.
+enum Wake {
+    Event,
+    Never,
+    Quit,
 }

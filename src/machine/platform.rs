@@ -5,8 +5,9 @@
 //!
 //! # Interrupt wiring
 //!
-//! Devices drive `irq` (lines 0-15 the ISA IRQs, 16-19 PCI PIRQA-D) and the
-//! HPET drives `hpet_irq` (indexed by I/O APIC pin). [`route`] turns them
+//! Devices drive `irq` (lines 0-15 the ISA IRQs, 16-19 PCI PIRQA-D, 24-25
+//! COM3 and COM4, which share IRQ4 and IRQ3 with COM1 and COM2 as a wired
+//! OR) and the HPET drives `hpet_irq` (indexed by I/O APIC pin). [`route`] turns them
 //! into the inputs of the two controllers, as an i440FX/PIIX board with an
 //! I/O APIC wires them:
 //! - 8259A: ISA IRQs; PIRQA-D at the IRQ the PIIX's route registers name;
@@ -35,9 +36,9 @@ use crate::devices::pic::{register_pic, Pic8259, SharedPic};
 use crate::devices::pit::{register_pit, Pit8254, SharedPit};
 use crate::devices::port92::{register_port92, SystemControlPortA};
 use crate::devices::rtc::{register_rtc, Mc146818, SharedRtc};
-use crate::devices::serial::{register_serial, ComPort, Uart16550};
+use crate::devices::serial::{register_serial_on, ComPort, Uart16550};
 use crate::devices::system_control::{SharedSystemControl, SystemControl};
-use crate::mem::GuestMemory;
+use crate::mem::{GuestMemory, Pam};
 use std::io::Write;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -49,6 +50,9 @@ const IRQ_RTC: u32 = 8;
 const IRQ_SCI: u32 = 9;
 const IRQ_MOUSE: u32 = 12;
 const IRQ_FPU: u32 = 13;
+/// Lines of COM3 and COM4, folded into their shared ISA IRQs by [`route`].
+const LINE_COM3: u32 = 24;
+const LINE_COM4: u32 = 25;
 /// Writing here clears the coprocessor-error latch.
 const FPU_ERROR_PORT: u16 = 0xf0;
 
@@ -58,6 +62,8 @@ pub struct Platform {
     pub pit: SharedPit,
     pub rtc: SharedRtc,
     pub com1: Arc<Mutex<Uart16550>>,
+    /// COM2-COM4: present for guests that probe them; output discarded.
+    pub com2_4: [Arc<Mutex<Uart16550>>; 3],
     pub i8042: Arc<Mutex<I8042>>,
     pub port92: Arc<Mutex<SystemControlPortA>>,
     pub control: SharedSystemControl,
@@ -97,6 +103,9 @@ fn gsi_to_isa(gsi: u32) -> u32 {
 /// are the levels or edges of `irq`, `hpet` those of `hpet_irq`, `legacy`
 /// the HPET's legacy replacement, `pirq` the PIIX's PIRQ routes.
 pub fn route(lines: u32, hpet: u32, legacy: bool, pirq: [Option<u8>; 4]) -> (u32, u32) {
+    let shared = (lines >> LINE_COM3 & 1) << ComPort::Com3.irq()
+        | (lines >> LINE_COM4 & 1) << ComPort::Com4.irq();
+    let lines = lines & 0x00ff_ffff | shared;
     let isa = if legacy {
         lines & 0xffff & !(1 << IRQ_PIT | 1 << IRQ_RTC)
     } else {
@@ -138,7 +147,13 @@ impl Platform {
         let rtc = Arc::new(Mutex::new(Mc146818::new(clock.clone(), irq.line(IRQ_RTC))));
         lock(&rtc).set_memory_size(ram);
         register_rtc(io, &rtc)?;
-        let com1 = register_serial(io, &irq, ComPort::Com1, serial)?;
+        let com1 = register_serial_on(io, irq.line(ComPort::Com1.irq()), ComPort::Com1, serial)?;
+        let sink = || Box::new(std::io::sink());
+        let com2_4 = [
+            register_serial_on(io, irq.line(ComPort::Com2.irq()), ComPort::Com2, sink())?,
+            register_serial_on(io, irq.line(LINE_COM3), ComPort::Com3, sink())?,
+            register_serial_on(io, irq.line(LINE_COM4), ComPort::Com4, sink())?,
+        ];
         let control = SystemControl::new();
         let i8042 = register_i8042(
             io,
@@ -178,6 +193,7 @@ impl Platform {
             pit,
             rtc,
             com1,
+            com2_4,
             i8042,
             port92,
             control,
@@ -269,9 +285,29 @@ impl Platform {
         lock(&self.fpu_error).raise();
     }
 
+    /// The host bridge's PAM registers (config 0x59-0x5F): the shadow-RAM
+    /// map of 0xC0000-0xFFFFF.
+    pub fn pam(&self) -> Pam {
+        let mut pci = lock(&self.pci);
+        let (low, high) = (pci.config_read(0, 0, 0x58), pci.config_read(0, 0, 0x5c));
+        let b = |v: u32, n: u32| (v >> (8 * n)) as u8;
+        Pam([
+            b(low, 1),
+            b(low, 2),
+            b(low, 3),
+            b(high, 0),
+            b(high, 1),
+            b(high, 2),
+            b(high, 3),
+        ])
+    }
+
     /// Puts every device back in its power-on state (a board reset).
     pub fn reset(&self) {
         lock(&self.com1).reset();
+        for com in &self.com2_4 {
+            lock(com).reset();
+        }
         lock(&self.i8042).reset();
         lock(&self.port92).reset();
         let mut lapic = lock(&self.lapic);
@@ -361,6 +397,12 @@ mod tests {
         let pirq = [None, Some(11), None, None];
         assert_eq!(route(1 << 17, 0, false, pirq), (1 << 11, 1 << 17));
         assert_eq!(route(1 << 17, 0, false, none), (0, 1 << 17));
+        // COM3 and COM4 share IRQ4 and IRQ3.
+        assert_eq!(route(1 << LINE_COM3, 0, false, none), (1 << 4, 1 << 4));
+        assert_eq!(
+            route(1 << LINE_COM4 | 1 << 3, 0, false, none),
+            (1 << 3, 1 << 3)
+        );
     }
 
     #[test]

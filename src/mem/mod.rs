@@ -2,9 +2,11 @@
 //! windows on a physical map, and the A20 gate.
 
 mod code_pages;
+mod pam;
 mod ram;
 
 pub use code_pages::CodePages;
+pub use pam::Pam;
 pub use ram::Ram;
 
 use crate::devices::bus::MmioBus;
@@ -35,6 +37,9 @@ pub struct GuestMemory {
     a20_enabled: bool,
     /// Pages that hold decoded guest code; writes to them must invalidate it.
     pub code_pages: CodePages,
+    /// The chipset's shadow-RAM map of 0xC0000-0xFFFFF, once a board has
+    /// one (`set_pam`); without it ROMs simply shadow RAM there.
+    pam: Option<Pam>,
 }
 
 impl GuestMemory {
@@ -49,6 +54,7 @@ impl GuestMemory {
             overlaid_pages: vec![false; pages],
             a20_enabled: true,
             code_pages: CodePages::new(pages),
+            pam: None,
         })
     }
 
@@ -102,6 +108,39 @@ impl GuestMemory {
         }
     }
 
+    /// Applies the chipset's PAM registers to 0xC0000-0xFFFFF. Decoded code
+    /// from pages whose reads now come from elsewhere is dropped.
+    pub fn set_pam(&mut self, pam: Pam) {
+        let old = self.pam.unwrap_or_default();
+        if self.pam.is_none() {
+            self.mark_overlaid(pam::PAM_START, pam::PAM_END - pam::PAM_START);
+        }
+        for page in old.pages_changed(&pam) {
+            self.code_pages.note_write(page);
+        }
+        self.pam = Some(pam);
+    }
+
+    /// The PAM registers in effect (all zero before a board sets them).
+    pub fn pam(&self) -> Pam {
+        self.pam.unwrap_or_default()
+    }
+
+    /// Where a read or write of `addr` lands, with the PAM's say in
+    /// 0xC0000-0xFFFFF: DRAM there, or else the ROM or nothing.
+    #[inline]
+    fn target_for(&self, addr: u64, write: bool) -> Target<'_> {
+        match self.pam.and_then(|p| p.to_dram(addr, write)) {
+            Some(true) if addr < self.ram.len() as u64 => Target::Ram(addr as usize),
+            Some(true) => Target::Unmapped,
+            Some(false) => match self.target(addr) {
+                Target::Ram(_) => Target::Unmapped,
+                other => other,
+            },
+            None => self.target(addr),
+        }
+    }
+
     fn target(&self, addr: u64) -> Target<'_> {
         for rom in self.roms.iter().rev() {
             if addr >= rom.base && addr - rom.base < rom.data.len() as u64 {
@@ -139,7 +178,7 @@ impl GuestMemory {
     }
 
     pub fn read_u8(&mut self, addr: u64) -> u8 {
-        match self.target(addr) {
+        match self.target_for(addr, false) {
             Target::Ram(i) => self.ram.as_slice()[i],
             Target::Rom(rom, i) => rom.data[i],
             Target::Mmio => self.mmio.read(addr, 1) as u8,
@@ -148,7 +187,7 @@ impl GuestMemory {
     }
 
     pub fn write_u8(&mut self, addr: u64, value: u8) {
-        match self.target(addr) {
+        match self.target_for(addr, true) {
             Target::Ram(i) => {
                 self.ram.as_mut_slice()[i] = value;
                 self.code_pages.note_write(addr);
@@ -319,6 +358,28 @@ mod tests {
         // A word straddling the end of RAM: low byte RAM, high byte open bus.
         m.write_u8(4095, 0x12);
         assert_eq!(m.read(4095, 2), 0xff12);
+    }
+
+    #[test]
+    fn pam_moves_the_bios_area_between_rom_and_shadow_ram() {
+        let mut m = GuestMemory::new(1 << 20).unwrap();
+        m.add_rom(0xe0000, vec![0xaa; 0x20000]);
+        m.set_pam(Pam::default());
+        // Reset state: reads from ROM (or nothing), writes dropped.
+        m.write(0xf0010, 1, 0x55);
+        assert_eq!(m.read(0xf0010, 1), 0xaa);
+        assert_eq!(m.read(0xc0000, 1), 0xff, "no ROM at C0000: the bus floats");
+        // Write-enable F0000, copy the ROM down, then read-enable it.
+        m.set_pam(Pam([0x20, 0, 0, 0, 0, 0, 0]));
+        m.write(0xf0010, 1, 0x55);
+        assert_eq!(m.read(0xf0010, 1), 0xaa, "reads still from ROM");
+        m.set_pam(Pam([0x30, 0, 0, 0, 0, 0, 0]));
+        assert_eq!(m.read(0xf0010, 2), 0x0055, "shadow RAM now");
+        assert_eq!(m.read(0xeffff, 1), 0xaa, "E0000 segments unchanged");
+        // Read-only shadow: writes go to the ROM side and vanish.
+        m.set_pam(Pam([0x10, 0, 0, 0, 0, 0, 0]));
+        m.write(0xf0010, 1, 0x66);
+        assert_eq!(m.read(0xf0010, 1), 0x55);
     }
 
     #[test]

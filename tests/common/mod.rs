@@ -14,6 +14,7 @@ impl XorShift {
         x
     }
 
+    #[allow(dead_code)]
     pub fn fill(&mut self, buf: &mut [u8]) {
         for chunk in buf.chunks_mut(8) {
             let v = self.next().to_le_bytes();

@@ -1,0 +1,221 @@
+//! Host bytes for the guest's serial console, with QEMU's Ctrl-A escapes.
+//!
+//! A reader thread owns the host input (stdin) and sends what it reads over
+//! a channel, so the run loop never blocks on the host unless the CPU is
+//! idle. Ctrl-A starts an escape as in QEMU's `-nographic` mode: `Ctrl-A x`
+//! quits, `Ctrl-A h` prints the list, `Ctrl-A Ctrl-A` sends one Ctrl-A.
+
+use std::collections::VecDeque;
+use std::io::Read;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, TryRecvError};
+use std::time::Duration;
+
+const CTRL_A: u8 = 0x01;
+
+/// What an escape sequence asks of the emulator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EscapeCommand {
+    Quit,
+    Help,
+}
+
+pub const ESCAPE_HELP: &str = "C-a h    print this help\r\n\
+                               C-a x    exit xlat\r\n\
+                               C-a C-a  send C-a to the guest\r\n";
+
+/// Splits the host byte stream into guest bytes and escape commands.
+#[derive(Default)]
+pub struct EscapeFilter {
+    after_ctrl_a: bool,
+}
+
+impl EscapeFilter {
+    /// Appends the guest's share of `input` to `guest`; returns the first
+    /// command found (bytes after a command are still filtered).
+    pub fn feed(&mut self, input: &[u8], guest: &mut VecDeque<u8>) -> Option<EscapeCommand> {
+        let mut command = None;
+        for &b in input {
+            if !self.after_ctrl_a {
+                if b == CTRL_A {
+                    self.after_ctrl_a = true;
+                } else {
+                    guest.push_back(b);
+                }
+                continue;
+            }
+            self.after_ctrl_a = false;
+            match b {
+                CTRL_A => guest.push_back(CTRL_A),
+                b'x' | b'X' => command = command.or(Some(EscapeCommand::Quit)),
+                b'h' | b'H' | b'?' => command = command.or(Some(EscapeCommand::Help)),
+                // Unknown escapes are dropped, as QEMU does.
+                _ => {}
+            }
+        }
+        command
+    }
+}
+
+/// The console's input side: bytes waiting for the guest's receiver.
+pub struct SerialInput {
+    rx: Receiver<Vec<u8>>,
+    filter: EscapeFilter,
+    /// Filtered bytes the UART had no room for yet.
+    pending: VecDeque<u8>,
+    /// The host side closed (end of file): no more bytes will come.
+    closed: bool,
+}
+
+impl SerialInput {
+    /// Reads `source` on a thread of its own until end of file.
+    pub fn spawn(mut source: impl Read + Send + 'static) -> Self {
+        let (tx, rx) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("serial-input".into())
+            .spawn(move || {
+                let mut buf = [0u8; 256];
+                loop {
+                    match source.read(&mut buf) {
+                        Ok(0) => break,
+                        Ok(n) => {
+                            if tx.send(buf[..n].to_vec()).is_err() {
+                                break;
+                            }
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(_) => break,
+                    }
+                }
+            })
+            .expect("spawning the serial input thread");
+        Self::from_channel(rx)
+    }
+
+    /// Input from a channel the caller feeds (tests, other front ends).
+    pub fn from_channel(rx: Receiver<Vec<u8>>) -> Self {
+        SerialInput {
+            rx,
+            filter: EscapeFilter::default(),
+            pending: VecDeque::new(),
+            closed: false,
+        }
+    }
+
+    /// Takes what has arrived without waiting.
+    pub fn poll(&mut self) -> Option<EscapeCommand> {
+        let mut command = None;
+        loop {
+            match self.rx.try_recv() {
+                Ok(bytes) => {
+                    let c = self.filter.feed(&bytes, &mut self.pending);
+                    command = command.or(c);
+                }
+                Err(TryRecvError::Empty) => return command,
+                Err(TryRecvError::Disconnected) => {
+                    self.closed = true;
+                    return command;
+                }
+            }
+        }
+    }
+
+    /// Waits up to `timeout` (forever with `None`) for input to arrive.
+    /// Returns the command if one came; otherwise returns when bytes are
+    /// pending, the time is up, or the input closed.
+    pub fn wait(&mut self, timeout: Option<Duration>) -> Option<EscapeCommand> {
+        if self.closed {
+            if let Some(t) = timeout {
+                std::thread::sleep(t);
+            }
+            return None;
+        }
+        let received = match timeout {
+            Some(t) => self.rx.recv_timeout(t),
+            None => self.rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+        };
+        match received {
+            Ok(bytes) => {
+                let c = self.filter.feed(&bytes, &mut self.pending);
+                c.or_else(|| self.poll())
+            }
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => {
+                self.closed = true;
+                None
+            }
+        }
+    }
+
+    /// Bytes waiting for the guest.
+    pub fn pending(&mut self) -> &mut VecDeque<u8> {
+        &mut self.pending
+    }
+
+    /// No more input can arrive, and none is waiting.
+    pub fn exhausted(&self) -> bool {
+        self.closed && self.pending.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filter(chunks: &[&[u8]]) -> (Vec<u8>, Vec<EscapeCommand>) {
+        let mut f = EscapeFilter::default();
+        let mut out = VecDeque::new();
+        let mut commands = Vec::new();
+        for c in chunks {
+            commands.extend(f.feed(c, &mut out));
+        }
+        (out.into_iter().collect(), commands)
+    }
+
+    #[test]
+    fn plain_bytes_pass_through() {
+        assert_eq!(filter(&[b"ls\r"]), (b"ls\r".to_vec(), vec![]));
+    }
+
+    #[test]
+    fn ctrl_a_x_quits_even_across_reads() {
+        let (bytes, cmds) = filter(&[b"ab\x01", b"x"]);
+        assert_eq!(bytes, b"ab");
+        assert_eq!(cmds, vec![EscapeCommand::Quit]);
+    }
+
+    #[test]
+    fn ctrl_a_twice_sends_one_and_unknown_escapes_vanish() {
+        let (bytes, cmds) = filter(&[b"\x01\x01q\x01zr"]);
+        assert_eq!(bytes, b"\x01qr");
+        assert!(cmds.is_empty());
+        assert_eq!(filter(&[b"\x01h"]).1, vec![EscapeCommand::Help]);
+    }
+
+    #[test]
+    fn channel_input_is_polled_and_closing_is_seen() {
+        let (tx, rx) = mpsc::channel();
+        let mut input = SerialInput::from_channel(rx);
+        tx.send(b"echo".to_vec()).unwrap();
+        assert_eq!(input.poll(), None);
+        assert_eq!(input.pending().len(), 4);
+        drop(tx);
+        assert_eq!(input.wait(None), None);
+        assert!(!input.exhausted());
+        input.pending().clear();
+        assert!(input.exhausted());
+    }
+
+    #[test]
+    fn reader_thread_delivers_a_stream_until_eof() {
+        let mut input = SerialInput::spawn(std::io::Cursor::new(b"uname\r\x01x".to_vec()));
+        let mut command = None;
+        while command.is_none() && !input.exhausted() {
+            command = input.wait(Some(Duration::from_secs(5)));
+        }
+        assert_eq!(command, Some(EscapeCommand::Quit));
+        assert_eq!(
+            input.pending().iter().copied().collect::<Vec<_>>(),
+            b"uname\r"
+        );
+    }
+}

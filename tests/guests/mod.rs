@@ -1,0 +1,25 @@
+//! Guest images from scripts/fetch-linux-guests.sh, for the tests that boot
+//! Debian's kernels.
+
+use std::path::PathBuf;
+
+/// Where the fetch script caches images: $XLAT_GUESTS or ~/.cache/xlat-guests.
+pub fn guests_dir() -> PathBuf {
+    std::env::var_os("XLAT_GUESTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/xlat-guests")
+        })
+}
+
+/// The path of a cached image; fails the test, naming the script, when the
+/// image is absent.
+pub fn image(name: &str) -> PathBuf {
+    let path = guests_dir().join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: run scripts/fetch-linux-guests.sh (Debian's kernel and busybox packages)",
+        path.display()
+    );
+    path
+}
