@@ -95,6 +95,14 @@ pub struct RunArgs {
     /// Where COM1 goes: stdio, file:PATH or none.
     #[arg(long, default_value = "stdio", value_parser = parse_serial)]
     pub serial: SerialTarget,
+    /// The VGA BIOS handed to the firmware (fw_cfg). Default with --bios:
+    /// vgabios-isavga.bin beside the firmware file, if there is one
+    /// (Debian's seabios package ships both).
+    #[arg(long, value_name = "FILE")]
+    pub vga_rom: Option<PathBuf>,
+    /// Save the screen as a PNG file when xlat exits.
+    #[arg(long, value_name = "FILE.png")]
+    pub screenshot: Option<PathBuf>,
     /// Where the firmware's debug port 0x402 (SeaBIOS' log) goes: stdio,
     /// file:PATH or none.
     #[arg(long, default_value = "none", value_parser = parse_serial)]

@@ -69,6 +69,11 @@ fn boot(args: &cli::RunArgs) -> Result<ExitCode, String> {
         serial,
         clock,
     })?;
+    if let Some(rom) = vga_rom_path(args) {
+        let data = std::fs::read(&rom)
+            .map_err(|e| format!("cannot read VGA BIOS {}: {e}", rom.display()))?;
+        machine.add_vga_rom(data)?;
+    }
     if args.debugcon != cli::SerialTarget::None {
         machine.attach_firmware_log(output_for(&args.debugcon)?)?;
     }
@@ -114,6 +119,15 @@ fn boot(args: &cli::RunArgs) -> Result<ExitCode, String> {
         None => machine.run(limit, tracer.as_mut().map(|t| t as _)),
     };
     drop(tracer);
+    if let Some(path) = &args.screenshot {
+        let frame = machine
+            .platform
+            .vga
+            .lock()
+            .map_err(|_| "VGA state lost")?
+            .render();
+        xlat::host::screenshot::save_png(&frame, path)?;
+    }
     let elapsed = started.elapsed();
     let icount = machine.cpu.state.icount;
     if args.stats || demo {
@@ -170,4 +184,14 @@ fn output_for(target: &cli::SerialTarget) -> Result<Box<dyn std::io::Write + Sen
             std::fs::File::create(p).map_err(|e| format!("cannot create {}: {e}", p.display()))?,
         ),
     })
+}
+
+/// The VGA BIOS to offer: --vga-rom, else SeaBIOS's ISA VGA BIOS when it
+/// sits beside the --bios file.
+fn vga_rom_path(args: &cli::RunArgs) -> Option<std::path::PathBuf> {
+    if let Some(p) = &args.vga_rom {
+        return Some(p.clone());
+    }
+    let sibling = args.bios.as_ref()?.parent()?.join("vgabios-isavga.bin");
+    sibling.is_file().then_some(sibling)
 }

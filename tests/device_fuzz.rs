@@ -26,6 +26,9 @@ const DEVICE_PORTS: &[(u16, u16)] = &[
     (0x2e8, 8),    // COM4
     (0xcf8, 8),    // PCI configuration mechanism #1
     (0x600, 0x40), // PIIX4 PM I/O (when the guest maps it there)
+    (0x3b0, 0x30), // VGA registers
+    (0x1ce, 2),    // Bochs VBE dispi
+    (0x510, 2),    // fw_cfg
 ];
 
 /// MMIO windows: local APIC, I/O APIC, HPET.
@@ -33,6 +36,8 @@ const DEVICE_MMIO: &[(u64, u64)] = &[
     (0xfee0_0000, 0x1000),
     (0xfec0_0000, 0x100),
     (0xfed0_0000, 0x400),
+    (0xa_0000, 0x2_0000),      // VGA window
+    (0xe000_0000, 0x100_0000), // VGA linear framebuffer
 ];
 
 /// A ROM that enables interrupts and halts in a loop at the reset vector.
@@ -89,6 +94,10 @@ fn storm(seed: u64, operations: u32) {
                 m.mem.write(addr, 4, value);
             }
             12 | 13 => {
+                if r & 0x300 == 0 {
+                    // Whatever mode the registers describe renders.
+                    let _ = m.platform.vga.lock().unwrap().render();
+                }
                 m.platform.advance_timers();
                 if m.platform.interrupt_pending() {
                     m.platform.acknowledge();

@@ -173,6 +173,14 @@ impl Machine {
             .map_err(|e| e.to_string())
     }
 
+    /// Offers `rom` to the firmware as the VGA BIOS (fw_cfg
+    /// "vgaroms/vgabios.bin", which SeaBIOS runs as the video option ROM).
+    pub fn add_vga_rom(&mut self, rom: Vec<u8>) -> Result<(), String> {
+        lock(&self.platform.fw_cfg)
+            .add_file("vgaroms/vgabios.bin", rom)
+            .map_err(|e| e.to_string())
+    }
+
     /// Feeds `input` to COM1's receiver from now on.
     pub fn attach_serial_input(&mut self, input: SerialInput) {
         self.serial_input = Some(input);

@@ -24,6 +24,7 @@
 use super::clock::Clock;
 use crate::devices::bus::PortBus;
 use crate::devices::fpu_error::FpuErrorLatch;
+use crate::devices::fw_cfg::{self, FwCfg, FW_CFG_PORT, FW_CFG_PORTS};
 use crate::devices::hpet::{Hpet, SharedHpet, HPET_BASE, HPET_SIZE};
 use crate::devices::i8042::{register_i8042, I8042};
 use crate::devices::ioapic::{IoApic, SharedIoApic, IOAPIC_BASE, IOAPIC_SIZE};
@@ -38,6 +39,7 @@ use crate::devices::port92::{register_port92, SystemControlPortA};
 use crate::devices::rtc::{register_rtc, Mc146818, SharedRtc};
 use crate::devices::serial::{register_serial_on, ComPort, Uart16550};
 use crate::devices::system_control::{SharedSystemControl, SystemControl};
+use crate::devices::vga::{register_vga, SharedVga};
 use crate::mem::{GuestMemory, Pam};
 use std::io::Write;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -77,6 +79,9 @@ pub struct Platform {
     pub pci: SharedPciBus,
     pub isa_bridge: Arc<Mutex<Piix3IsaBridge>>,
     pub pm: SharedPiix4Pm,
+    /// What firmware (SeaBIOS) learns about the board.
+    pub fw_cfg: Arc<Mutex<FwCfg>>,
+    pub vga: SharedVga,
 }
 
 /// The inputs of the two interrupt controllers, as bit masks of levels and
@@ -121,6 +126,17 @@ pub fn route(lines: u32, hpet: u32, legacy: bool, pirq: [Option<u8>; 4]) -> (u32
     }
     let gsi = isa_to_gsi(isa) | (lines & 0x000f_0000) | (hpet & 0x00ff_ffff);
     (pic, gsi)
+}
+
+/// The fw_cfg items every board has: RAM size, one CPU, no boot menu
+/// (SeaBIOS then skips its "Press ESC" pause, as QEMU's default does).
+fn board_fw_cfg(ram: u64) -> FwCfg {
+    let mut cfg = FwCfg::new();
+    cfg.set_item(fw_cfg::KEY_RAM_SIZE, ram.to_le_bytes().to_vec());
+    cfg.set_item(fw_cfg::KEY_NB_CPUS, 1u16.to_le_bytes().to_vec());
+    cfg.set_item(fw_cfg::KEY_MAX_CPUS, 1u16.to_le_bytes().to_vec());
+    cfg.set_item(fw_cfg::KEY_BOOT_MENU, 0u16.to_le_bytes().to_vec());
+    cfg
 }
 
 /// Locks a device, taking it over even if a previous holder panicked (the
@@ -187,6 +203,9 @@ impl Platform {
         pci.add(1, 3, Box::new(pm.clone()))?;
         let pci = Arc::new(Mutex::new(pci));
         register_pci(io, &pci)?;
+        let fw_cfg = Arc::new(Mutex::new(board_fw_cfg(ram)));
+        io.register(FW_CFG_PORT, FW_CFG_PORTS, Box::new(fw_cfg.clone()))?;
+        let vga = register_vga(io, mem)?;
         Ok(Platform {
             irq,
             pic,
@@ -205,6 +224,8 @@ impl Platform {
             pci,
             isa_bridge,
             pm,
+            fw_cfg,
+            vga,
         })
     }
 
@@ -317,6 +338,7 @@ impl Platform {
         lock(&self.ioapic).reset();
         lock(&self.hpet).reset();
         lock(&self.pci).reset();
+        lock(&self.vga).reset();
     }
 }
 
