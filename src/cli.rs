@@ -100,7 +100,8 @@ pub struct RunArgs {
     /// (Debian's seabios package ships both).
     #[arg(long, value_name = "FILE")]
     pub vga_rom: Option<PathBuf>,
-    /// Save the screen as a PNG file when xlat exits.
+    /// Save the screen as a PNG file when xlat exits (and on Ctrl-A s at
+    /// the console; default name there: xlat-screenshot.png).
     #[arg(long, value_name = "FILE.png")]
     pub screenshot: Option<PathBuf>,
     /// Where the firmware's debug port 0x402 (SeaBIOS' log) goes: stdio,

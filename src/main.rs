@@ -69,6 +69,9 @@ fn boot(args: &cli::RunArgs) -> Result<ExitCode, String> {
         serial,
         clock,
     })?;
+    if let Some(path) = &args.screenshot {
+        machine.screenshot_path = path.clone();
+    }
     if let Some(rom) = vga_rom_path(args) {
         let data = std::fs::read(&rom)
             .map_err(|e| format!("cannot read VGA BIOS {}: {e}", rom.display()))?;

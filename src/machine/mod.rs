@@ -90,6 +90,8 @@ pub struct Machine {
     pub resets: u64,
     /// Host input for COM1, when the console is interactive.
     serial_input: Option<SerialInput>,
+    /// Where Ctrl-A s saves the screen.
+    pub screenshot_path: std::path::PathBuf,
 }
 
 /// Instructions run between looks at the machine's devices.
@@ -128,6 +130,7 @@ impl Machine {
             no_reboot: config.no_reboot,
             resets: 0,
             serial_input: None,
+            screenshot_path: "xlat-screenshot.png".into(),
         })
     }
 
@@ -181,6 +184,19 @@ impl Machine {
             .map_err(|e| e.to_string())
     }
 
+    /// Saves what the VGA shows to `screenshot_path` (the console's
+    /// Ctrl-A s), reporting on stderr.
+    pub fn save_screenshot(&self) {
+        let frame = lock(&self.platform.vga).render();
+        match crate::host::screenshot::save_png(&frame, &self.screenshot_path) {
+            Ok(()) => eprint!(
+                "\r\nxlat: screenshot saved to {}\r\n",
+                self.screenshot_path.display()
+            ),
+            Err(e) => eprint!("\r\nxlat: {e}\r\n"),
+        }
+    }
+
     /// Feeds `input` to COM1's receiver from now on.
     pub fn attach_serial_input(&mut self, input: SerialInput) {
         self.serial_input = Some(input);
@@ -198,17 +214,18 @@ impl Machine {
             Some(timeout) if input.pending().is_empty() || room == 0 => input.wait(timeout),
             _ => input.poll(),
         };
-        match command {
-            Some(EscapeCommand::Quit) => return true,
-            Some(EscapeCommand::Help) => eprint!("{ESCAPE_HELP}"),
-            None => {}
-        }
         let pending = input.pending();
         if !pending.is_empty() {
             let mut com1 = lock(&self.platform.com1);
             let (head, _) = pending.as_slices();
             let taken = com1.enqueue_input(head);
             pending.drain(..taken);
+        }
+        match command {
+            Some(EscapeCommand::Quit) => return true,
+            Some(EscapeCommand::Help) => eprint!("{ESCAPE_HELP}"),
+            Some(EscapeCommand::Screenshot) => self.save_screenshot(),
+            None => {}
         }
         false
     }

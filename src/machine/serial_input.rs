@@ -17,10 +17,12 @@ const CTRL_A: u8 = 0x01;
 pub enum EscapeCommand {
     Quit,
     Help,
+    Screenshot,
 }
 
 pub const ESCAPE_HELP: &str = "C-a h    print this help\r\n\
                                C-a x    exit xlat\r\n\
+                               C-a s    save a screenshot (PNG)\r\n\
                                C-a C-a  send C-a to the guest\r\n";
 
 /// Splits the host byte stream into guest bytes and escape commands.
@@ -48,6 +50,7 @@ impl EscapeFilter {
                 CTRL_A => guest.push_back(CTRL_A),
                 b'x' | b'X' => command = command.or(Some(EscapeCommand::Quit)),
                 b'h' | b'H' | b'?' => command = command.or(Some(EscapeCommand::Help)),
+                b's' | b'S' => command = command.or(Some(EscapeCommand::Screenshot)),
                 // Unknown escapes are dropped, as QEMU does.
                 _ => {}
             }
@@ -189,6 +192,7 @@ mod tests {
         assert_eq!(bytes, b"\x01qr");
         assert!(cmds.is_empty());
         assert_eq!(filter(&[b"\x01h"]).1, vec![EscapeCommand::Help]);
+        assert_eq!(filter(&[b"\x01s"]).1, vec![EscapeCommand::Screenshot]);
     }
 
     #[test]
