@@ -255,6 +255,9 @@ pub(super) fn signal(ex: &mut Exec, flags: u16) {
     if flags & !x.fcw & sw::EXCEPTIONS != 0 {
         if x.fsw & sw::ES == 0 && ex.s.cr0 & cr0::NE == 0 {
             x.ferr_pending = true;
+            // The board raises IRQ13 when the run loop returns: return now,
+            // not after the rest of the time slice.
+            ex.yield_now = true;
         }
         x.fsw |= sw::ES | sw::B;
     }
