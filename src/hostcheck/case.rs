@@ -122,11 +122,16 @@ pub struct Case {
     /// RDI holds the buffer's address (MASKMOVQ/MASKMOVDQU's target),
     /// which differs between host and guest.
     pub rdi_is_buffer: bool,
+    /// Code size: 64 (64-bit mode) or 32 (compatibility / protected mode,
+    /// where only EAX..EDI exist and their upper halves are not compared).
+    pub bits: u32,
 }
 
 /// General registers an operand may name: never RSP (the stack) nor RBX
 /// (the buffer base, whose value differs between host and guest).
 const GPRS: [usize; 14] = [0, 1, 2, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
+/// The same outside 64-bit mode.
+const GPRS32: [usize; 6] = [0, 1, 2, 5, 6, 7];
 
 fn gpr(index: usize, bytes: u32, high8: bool) -> Register {
     let base = match bytes {
@@ -169,10 +174,15 @@ fn memory_operand(insn: &mut Instruction, i: u32, bytes: u32, aligned: bool, rng
     insn.set_memory_displ_size(1);
 }
 
-pub fn generate(form: &Form, rng: &mut Rng) -> Option<Case> {
+/// A case for `bits`-bit code (64, or 32 for compatibility mode).
+pub fn generate_for(form: &Form, rng: &mut Rng, bits: u32) -> Option<Case> {
     let mut insn = Instruction::default();
     insn.set_code(form.code);
-    insn.set_code_size(iced_x86::CodeSize::Code64);
+    insn.set_code_size(if bits == 64 {
+        iced_x86::CodeSize::Code64
+    } else {
+        iced_x86::CodeSize::Code32
+    });
     let aligned = crate::cpu::simd::needs_alignment(form.code);
     let mut rdi_is_buffer = false;
     for (i, spec) in form.ops.iter().enumerate() {
@@ -197,14 +207,18 @@ pub fn generate(form: &Form, rng: &mut Rng) -> Option<Case> {
                 insn.set_op_kind(i, OpKind::MemorySegRDI);
                 rdi_is_buffer = true;
             }
-            OperandSpec::Gpr(bytes) => reg_operand(&mut insn, i, bytes, rng),
+            OperandSpec::Gpr(bytes) => reg_operand(&mut insn, i, bytes, bits, rng),
             OperandSpec::GprOrMem(bytes) => {
                 if rng.next() % 2 == 0 {
-                    reg_operand(&mut insn, i, bytes, rng);
+                    reg_operand(&mut insn, i, bytes, bits, rng);
                 } else {
                     insn.set_op_kind(i, OpKind::Memory);
                     let disp = (rng.next() % 96) as i64 - 48;
-                    insn.set_memory_base(Register::RBX);
+                    insn.set_memory_base(if bits == 64 {
+                        Register::RBX
+                    } else {
+                        Register::EBX
+                    });
                     insn.set_memory_index(Register::None);
                     insn.set_memory_displacement64(disp as u64);
                     insn.set_memory_displ_size(1);
@@ -259,7 +273,7 @@ pub fn generate(form: &Form, rng: &mut Rng) -> Option<Case> {
             }
         }
     }
-    let mut enc = Encoder::new(64);
+    let mut enc = Encoder::new(bits);
     enc.encode(&insn, 0).ok()?;
     let bytes = enc.take_buffer();
     let simd = crate::cpu::simd::handler(form.code).is_some();
@@ -274,6 +288,12 @@ pub fn generate(form: &Form, rng: &mut Rng) -> Option<Case> {
     };
     for g in start.gpr.iter_mut() {
         *g = rng.edge_value(8);
+    }
+    if bits != 64 {
+        // Only EAX..EDI exist; their upper halves are not architectural.
+        for (i, g) in start.gpr.iter_mut().enumerate() {
+            *g = if i < 8 { *g & 0xffff_ffff } else { 0 };
+        }
     }
     let mut buf = [0u8; BUF];
     for chunk in buf.chunks_mut(8) {
@@ -314,18 +334,26 @@ pub fn generate(form: &Form, rng: &mut Rng) -> Option<Case> {
         && insn.op_kind(1) == OpKind::Register
     {
         let r = crate::cpu::exec::operand::gpr_loc(insn.op_register(1)).index;
-        start.gpr[r] = (rng.next() % 512).wrapping_sub(256);
+        let mask = if bits == 64 { u64::MAX } else { 0xffff_ffff };
+        start.gpr[r] = (rng.next() % 512).wrapping_sub(256) & mask;
     }
     Some(Case {
         insn,
         bytes,
         start,
         rdi_is_buffer,
+        bits,
     })
 }
 
-fn reg_operand(insn: &mut Instruction, i: u32, bytes: u32, rng: &mut Rng) {
-    let index = GPRS[(rng.next() % GPRS.len() as u64) as usize];
+fn reg_operand(insn: &mut Instruction, i: u32, bytes: u32, bits: u32, rng: &mut Rng) {
+    let set: &[usize] = match (bits, bytes) {
+        (64, _) => &GPRS,
+        // Outside 64-bit mode the byte registers are AL..BL and AH..BH.
+        (_, 1) => &GPRS32[..3],
+        _ => &GPRS32,
+    };
+    let index = set[(rng.next() % set.len() as u64) as usize];
     let high8 = bytes == 1 && index < 3 && rng.next() % 4 == 0;
     insn.set_op_kind(i, OpKind::Register);
     insn.set_op_register(i, gpr(index, bytes, high8));
@@ -335,6 +363,10 @@ impl Case {
     /// Cases the host cannot run without a signal: divide errors.
     pub fn would_fault_natively(&self) -> bool {
         let m = self.insn.mnemonic();
+        // AAM with a zero base divides by zero.
+        if m == Mnemonic::Aam {
+            return self.insn.immediate8() == 0;
+        }
         if !matches!(m, Mnemonic::Div | Mnemonic::Idiv) {
             return false;
         }
@@ -516,6 +548,9 @@ fn sdm_undefined_flags(c: &Case) -> u64 {
     use Mnemonic::*;
     match insn.mnemonic() {
         Mul | Imul => SF | ZF | AF | PF,
+        Daa | Das => OF,
+        Aaa | Aas => OF | SF | ZF | PF,
+        Aam | Aad => OF | AF | CF,
         Div | Idiv => CF | OF | SF | ZF | AF | PF,
         And | Or | Xor | Test => AF,
         Bsf | Bsr => CF | OF | SF | AF | PF,
