@@ -277,6 +277,6 @@ mod tests {
         // No 64-bit operands (ENDBR64 is a hint NOP in any mode).
         assert!(!names
             .iter()
-            .any(|n| n.contains("r64") || n.contains("m64") || n.starts_with("Les")));
+            .any(|n| n.contains("_r64") || n.contains("m64") || n.starts_with("Les")));
     }
 }
