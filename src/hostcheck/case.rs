@@ -10,6 +10,9 @@ use std::fmt;
 pub const BUF: usize = 256;
 /// Offset of RBX in the buffer.
 pub const BUF_MID: u64 = 128;
+/// Offset of ESP in the buffer for the 32-bit stack forms (PUSHA's 32
+/// bytes and POPA's stay inside it).
+pub const STACK_AT: u64 = BUF_MID + 64;
 
 /// A deterministic xorshift64 generator.
 pub struct Rng(pub u64);
@@ -125,6 +128,9 @@ pub struct Case {
     /// Code size: 64 (64-bit mode) or 32 (compatibility / protected mode,
     /// where only EAX..EDI exist and their upper halves are not compared).
     pub bits: u32,
+    /// A stack form: ESP starts at `STACK_AT` in the buffer, and the
+    /// outcomes hold ESP as an offset in the buffer.
+    pub stack_in_buffer: bool,
 }
 
 /// General registers an operand may name: never RSP (the stack) nor RBX
@@ -343,6 +349,7 @@ pub fn generate_for(form: &Form, rng: &mut Rng, bits: u32) -> Option<Case> {
         start,
         rdi_is_buffer,
         bits,
+        stack_in_buffer: bits != 64 && insn.is_stack_instruction(),
     })
 }
 
@@ -360,6 +367,30 @@ fn reg_operand(insn: &mut Instruction, i: u32, bytes: u32, bits: u32, rng: &mut 
 }
 
 impl Case {
+    /// PUSHA stores ESP and EBX, which hold buffer addresses that differ
+    /// between host and guest: each runner rewrites those two slots as
+    /// offsets in its buffer (at `buf_base`). Needs `out.gpr[4]` already
+    /// an offset in the buffer.
+    pub fn normalize_pusha(&self, out: &mut Outcome, buf_base: u64) {
+        let w = match self.insn.mnemonic() {
+            Mnemonic::Pusha => 2,
+            Mnemonic::Pushad => 4,
+            _ => return,
+        };
+        // From the final ESP up: DI SI BP SP BX DX CX AX.
+        let top = out.gpr[4] as usize;
+        for slot in [3, 4] {
+            let at = top + slot * w;
+            if at + w > BUF {
+                return;
+            }
+            let mut b = [0u8; 8];
+            b[..w].copy_from_slice(&out.buf[at..at + w]);
+            let v = u64::from_le_bytes(b).wrapping_sub(buf_base) & mask(w as u32);
+            out.buf[at..at + w].copy_from_slice(&v.to_le_bytes()[..w]);
+        }
+    }
+
     /// Cases the host cannot run without a signal: divide errors.
     pub fn would_fault_natively(&self) -> bool {
         let m = self.insn.mnemonic();
@@ -433,7 +464,7 @@ pub fn compare(c: &Case, host: &Outcome, mine: &Outcome) -> Option<Diff> {
         ));
     }
     for i in 0..16 {
-        if i == 3 || i == 4 || (i == 7 && c.rdi_is_buffer) {
+        if i == 3 || (i == 4 && !c.stack_in_buffer) || (i == 7 && c.rdi_is_buffer) {
             continue;
         }
         if host.gpr[i] != mine.gpr[i] {

@@ -112,6 +112,10 @@ fn operand(kind: K, mem: u32) -> Option<OperandSpec> {
         K::cl => Fixed(Register::CL),
         K::ax => Fixed(Register::AX),
         K::dx => Fixed(Register::DX),
+        K::es => Fixed(Register::ES),
+        K::cs => Fixed(Register::CS),
+        K::ss => Fixed(Register::SS),
+        K::ds => Fixed(Register::DS),
         K::eax => Fixed(Register::EAX),
         K::rax => Fixed(Register::RAX),
         K::imm8 | K::imm8sex16 | K::imm8sex32 | K::imm8sex64 => Imm(1),
@@ -130,7 +134,7 @@ fn operand(kind: K, mem: u32) -> Option<OperandSpec> {
 /// INC/DEC 40-4F, the BCD instructions, the 82h group, ARPL, SALC.
 pub fn compat32_forms() -> Vec<Form> {
     use OperandSpec::*;
-    forms_in_mode(false, |code| {
+    forms_in_mode(false, false, |code| {
         crate::cpu::simd::handler(code).is_none() && !COMPAT32_EXCLUDED.contains(&code.mnemonic())
     })
     .into_iter()
@@ -148,6 +152,42 @@ pub fn compat32_forms() -> Vec<Form> {
                     | Imm(8)
                     | Fixed(Register::RAX)
             )
+        })
+    })
+    .chain(compat32_stack_forms())
+    .collect()
+}
+
+/// The stack forms of the 32-bit run, with ESP inside the compared buffer:
+/// PUSHA/POPA, PUSH/POP of registers and memory, PUSH imm, PUSHF, and
+/// PUSH of CS/SS/DS/ES (whose selectors are the same on both sides). Not
+/// POP of a segment register, POPF (TF, AC), ENTER/LEAVE (ESP from EBP),
+/// nor FS/GS (the host's hold its TLS).
+fn compat32_stack_forms() -> Vec<Form> {
+    use OperandSpec::*;
+    forms_in_mode(false, true, |code| {
+        matches!(
+            code.mnemonic(),
+            Mnemonic::Pusha
+                | Mnemonic::Pushad
+                | Mnemonic::Popa
+                | Mnemonic::Popad
+                | Mnemonic::Push
+                | Mnemonic::Pop
+                | Mnemonic::Pushf
+                | Mnemonic::Pushfd
+        )
+    })
+    .into_iter()
+    .filter(|f| {
+        f.ops.iter().all(|o| match *o {
+            Gpr(n) | GprOrMem(n) => n <= 4,
+            Imm(n) => n <= 4,
+            Fixed(r) => {
+                matches!(r, Register::ES | Register::CS | Register::SS | Register::DS)
+                    && f.code.mnemonic() == Mnemonic::Push
+            }
+            _ => false,
         })
     })
     .collect()
@@ -177,11 +217,12 @@ pub fn simd_forms(host_has: impl Fn(Code) -> bool) -> Vec<Form> {
 }
 
 fn forms_where(want: impl Fn(Code) -> bool) -> Vec<Form> {
-    forms_in_mode(true, want)
+    forms_in_mode(true, false, want)
 }
 
-/// Forms valid in 64-bit mode (`long`) or in 32-bit code.
-fn forms_in_mode(long: bool, want: impl Fn(Code) -> bool) -> Vec<Form> {
+/// Forms valid in 64-bit mode (`long`) or in 32-bit code; the stack forms
+/// alone when `stack`, else none of them.
+fn forms_in_mode(long: bool, stack: bool, want: impl Fn(Code) -> bool) -> Vec<Form> {
     let mut forms = Vec::new();
     for code in Code::values() {
         let op = code.op_code();
@@ -218,7 +259,7 @@ fn forms_in_mode(long: bool, want: impl Fn(Code) -> bool) -> Vec<Form> {
         probe.set_code(code);
         if probe.is_string_instruction()
             || probe.flow_control() != iced_x86::FlowControl::Next
-            || probe.is_stack_instruction()
+            || probe.is_stack_instruction() != stack
         {
             continue;
         }
@@ -271,6 +312,13 @@ mod tests {
             "Salc",
             "Add_rm32_r32",
             "Imul_r16_rm16_imm16",
+            "Pushad",
+            "Popaw",
+            "Push_r32",
+            "Pop_rm16",
+            "Pushd_imm8",
+            "Pushd_CS",
+            "Pushfd",
         ] {
             assert!(names.iter().any(|n| n == want), "{want} missing");
         }

@@ -3,7 +3,7 @@
 //! (the compatibility-mode cases), with the case's registers, flags and
 //! buffer.
 
-use super::case::{Case, Outcome, BUF, BUF_MID};
+use super::case::{Case, Outcome, BUF, BUF_MID, STACK_AT};
 use crate::cpu::state::{cr0, cr4, efer, CpuState, Segment, CS, DS, ES, FS, GS, SS};
 use crate::cpu::{Cpu, Fault, Observer};
 use crate::devices::bus::PortBus;
@@ -110,7 +110,11 @@ impl GuestRunner {
         }
         s.gpr = c.start.gpr;
         s.gpr[3] = DATA + BUF_MID;
-        s.gpr[4] = DATA + 0x10_0000;
+        s.gpr[4] = if c.stack_in_buffer {
+            DATA + STACK_AT
+        } else {
+            DATA + 0x10_0000
+        };
         s.xmm = c.start.xmm;
         s.mxcsr = c.start.mxcsr;
         s.set_flags(c.start.rflags | 0x202);
@@ -141,8 +145,13 @@ impl GuestRunner {
             for (i, g) in gpr.iter_mut().enumerate() {
                 *g = if i < 8 { *g & 0xffff_ffff } else { 0 };
             }
+            gpr[4] = if c.stack_in_buffer {
+                gpr[4].wrapping_sub(DATA) & 0xffff_ffff
+            } else {
+                0
+            };
         }
-        Outcome {
+        let mut out = Outcome {
             gpr,
             rflags: s.flags(),
             buf,
@@ -150,6 +159,8 @@ impl GuestRunner {
             mm,
             mxcsr: s.mxcsr,
             fault: watch.0.map(|f| f.vector),
-        }
+        };
+        c.normalize_pusha(&mut out, DATA);
+        out
     }
 }

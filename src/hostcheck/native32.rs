@@ -7,10 +7,15 @@
 //! The thunk: a 64-bit entry saves the callee-saved registers, RSP, DS and
 //! ES, switches to the low stack and RETFQs to 0x23; the 32-bit part loads
 //! DS/ES/SS with the user data selector 0x2B, the case's EFLAGS and
-//! registers, runs the instruction, stores them back and RETFs to 0x33; the
-//! 64-bit exit restores what the entry saved and returns.
+//! registers (ESP last: the stack forms run with ESP in the buffer), runs
+//! the instruction, stores them back, takes its own stack again and RETFs
+//! to 0x33; the 64-bit exit restores what the entry saved and returns.
+//!
+//! The buffer sits high in the mapping, above 36 KiB of unused space, so
+//! that a signal frame the kernel pushes below a stack form's ESP lands
+//! in the mapping without touching the code or the context.
 
-use super::case::{Case, Outcome, BUF, BUF_MID};
+use super::case::{Case, Outcome, BUF, BUF_MID, STACK_AT};
 use iced_x86::code_asm::*;
 use iced_x86::{Code, Instruction};
 
@@ -25,7 +30,7 @@ const PAGE: usize = 0x1000;
 const EXIT64: u64 = 0x100;
 const COMPAT: u64 = 0x200;
 const DATA: u64 = 0x1000;
-const BUFFER: u64 = 0x2000;
+const BUFFER: u64 = 0xc000;
 const STACK_TOP: u64 = MAP_LEN as u64;
 // Offsets in DATA: EAX..EDI as dwords, then EFLAGS, the saved RSP, DS, ES.
 const EFLAGS_AT: u64 = 32;
@@ -114,15 +119,16 @@ impl Native32Runner {
         c.mov(ss, ax)?;
         c.push(dword_ptr(d + EFLAGS_AT as u32))?;
         c.popfd()?;
-        for i in (0..8).filter(|&i| i != 4) {
+        for i in 0..8 {
             c.mov(gpr32(i), dword_ptr(d + 4 * i as u32))?;
         }
         head.extend(c.assemble(base + COMPAT)?);
 
         let mut t = CodeAssembler::new(32)?;
-        for i in (0..8).filter(|&i| i != 4) {
+        for i in 0..8 {
             t.mov(dword_ptr(d + 4 * i as u32), gpr32(i))?;
         }
+        t.mov(esp, (base + STACK_TOP) as u32)?;
         t.pushfd()?;
         t.pop(dword_ptr(d + EFLAGS_AT as u32))?;
         t.push(USER_CS)?;
@@ -151,9 +157,14 @@ impl Native32Runner {
             *r = c.start.gpr[i] as u32;
         }
         regs[3] = (buf_at + BUF_MID) as u32;
+        regs[4] = if c.stack_in_buffer {
+            (buf_at + STACK_AT) as u32
+        } else {
+            (base + STACK_TOP - 0x100) as u32
+        };
         self.protect(libc::PROT_READ | libc::PROT_WRITE);
         // SAFETY: all writes stay inside the mapping (code in page 0, the
-        // context in page 1, the buffer in page 2).
+        // context in page 1, the buffer at BUFFER).
         unsafe {
             std::ptr::copy_nonoverlapping(code.as_ptr(), self.base, code.len());
             let ctx = self.base.add(DATA as usize) as *mut u32;
@@ -171,9 +182,10 @@ impl Native32Runner {
         self.protect(libc::PROT_READ | libc::PROT_EXEC);
         // SAFETY: page 0 holds the thunk described in the module doc
         // around one generated 32-bit user-mode integer instruction whose
-        // memory operand is [EBX + disp8] inside the buffer and that cannot
-        // fault (divide errors are filtered out); the thunk preserves the
-        // callee-saved registers, RSP, DS and ES and returns.
+        // memory operand is [EBX + disp8] inside the buffer, whose stack
+        // accesses (stack forms only) stay inside the buffer, and that
+        // cannot fault (divide errors are filtered out); the thunk
+        // preserves the callee-saved registers, RSP, DS and ES and returns.
         unsafe {
             let f: extern "sysv64" fn() = std::mem::transmute(self.base);
             f();
@@ -193,6 +205,11 @@ impl Native32Runner {
             for i in 0..8 {
                 out.gpr[i] = ctx.add(i).read() as u64;
             }
+            out.gpr[4] = if c.stack_in_buffer {
+                (out.gpr[4].wrapping_sub(buf_at)) & 0xffff_ffff
+            } else {
+                0
+            };
             out.rflags = ctx.add(EFLAGS_AT as usize / 4).read() as u64;
             std::ptr::copy_nonoverlapping(
                 self.base.add(BUFFER as usize),
@@ -200,6 +217,7 @@ impl Native32Runner {
                 BUF,
             );
         }
+        c.normalize_pusha(&mut out, buf_at);
         out
     }
 }
