@@ -131,6 +131,9 @@ pub struct Case {
     /// A stack form: ESP starts at `STACK_AT` in the buffer, and the
     /// outcomes hold ESP as an offset in the buffer.
     pub stack_in_buffer: bool,
+    /// 32-bit code with a 16-bit address size (0x67): the memory operand
+    /// is [BX + disp8], DS's base is the buffer and EBX = `BUF_MID`.
+    pub addr16: bool,
 }
 
 /// General registers an operand may name: never RSP (the stack) nor RBX
@@ -191,6 +194,8 @@ pub fn generate_for(form: &Form, rng: &mut Rng, bits: u32) -> Option<Case> {
     });
     let aligned = crate::cpu::simd::needs_alignment(form.code);
     let mut rdi_is_buffer = false;
+    // Half the 32-bit memory operands use 16-bit addressing.
+    let addr16 = bits == 32 && rng.next() % 2 == 0;
     for (i, spec) in form.ops.iter().enumerate() {
         let i = i as u32;
         match *spec {
@@ -220,10 +225,10 @@ pub fn generate_for(form: &Form, rng: &mut Rng, bits: u32) -> Option<Case> {
                 } else {
                     insn.set_op_kind(i, OpKind::Memory);
                     let disp = (rng.next() % 96) as i64 - 48;
-                    insn.set_memory_base(if bits == 64 {
-                        Register::RBX
-                    } else {
-                        Register::EBX
+                    insn.set_memory_base(match (bits, addr16) {
+                        (64, _) => Register::RBX,
+                        (_, true) => Register::BX,
+                        _ => Register::EBX,
                     });
                     insn.set_memory_index(Register::None);
                     insn.set_memory_displacement64(disp as u64);
@@ -350,6 +355,7 @@ pub fn generate_for(form: &Form, rng: &mut Rng, bits: u32) -> Option<Case> {
         rdi_is_buffer,
         bits,
         stack_in_buffer: bits != 64 && insn.is_stack_instruction(),
+        addr16: addr16 && (0..insn.op_count()).any(|i| insn.op_kind(i) == OpKind::Memory),
     })
 }
 
@@ -648,5 +654,38 @@ impl Diff {
 impl fmt::Display for Diff {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 32-bit cases with a memory operand use 16-bit addressing ([BX +
+    /// disp8] behind 0x67) about half the time; stack forms put ESP in
+    /// the buffer.
+    #[test]
+    fn compat32_cases_mix_address_sizes() {
+        let forms = crate::hostcheck::compat32_forms();
+        let add = forms.iter().find(|f| f.name == "Add_rm32_r32").unwrap();
+        let mut rng = Rng(7);
+        let (mut a16, mut a32) = (0, 0);
+        for _ in 0..200 {
+            let c = generate_for(add, &mut rng, 32).unwrap();
+            if c.insn.op_kind(0) != OpKind::Memory {
+                continue;
+            }
+            if c.addr16 {
+                assert_eq!(c.bytes[0], 0x67);
+                assert_eq!(c.insn.memory_base(), Register::BX);
+                a16 += 1;
+            } else {
+                assert_eq!(c.insn.memory_base(), Register::EBX);
+                a32 += 1;
+            }
+        }
+        assert!(a16 > 20 && a32 > 20, "{a16} {a32}");
+        let pusha = forms.iter().find(|f| f.name == "Pushad").unwrap();
+        assert!(generate_for(pusha, &mut rng, 32).unwrap().stack_in_buffer);
     }
 }

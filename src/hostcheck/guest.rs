@@ -110,6 +110,12 @@ impl GuestRunner {
         }
         s.gpr = c.start.gpr;
         s.gpr[3] = DATA + BUF_MID;
+        if c.addr16 {
+            // As on the host: DS is a segment based at the buffer.
+            s.seg[DS].selector = 0x7;
+            s.seg[DS].base = DATA;
+            s.gpr[3] = BUF_MID;
+        }
         s.gpr[4] = if c.stack_in_buffer {
             DATA + STACK_AT
         } else {

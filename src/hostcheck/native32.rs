@@ -11,6 +11,9 @@
 //! the instruction, stores them back, takes its own stack again and RETFs
 //! to 0x33; the 64-bit exit restores what the entry saved and returns.
 //!
+//! The 16-bit address-size cases run with DS = an LDT data segment
+//! (modify_ldt) whose base is the buffer, as xlat's DS has for them.
+//!
 //! The buffer sits high in the mapping, above 36 KiB of unused space, so
 //! that a signal frame the kernel pushes below a stack form's ESP lands
 //! in the mapping without touching the code or the context.
@@ -37,9 +40,26 @@ const EFLAGS_AT: u64 = 32;
 const SAVED_RSP: u64 = 40;
 const SAVED_DS: u64 = 48;
 const SAVED_ES: u64 = 50;
+/// DS for the instruction.
+const DS_AT: u64 = 52;
+/// LDT entry 0, RPL 3: data based at the buffer (16-bit address cases).
+pub const LDT_DS: u16 = 0x7;
+
+/// Linux's `struct user_desc` for modify_ldt.
+#[repr(C)]
+struct UserDesc {
+    entry_number: u32,
+    base_addr: u32,
+    limit: u32,
+    /// seg_32bit (bit 0), contents (1-2), read_exec_only (3),
+    /// limit_in_pages (4), seg_not_present (5), useable (6).
+    flags: u32,
+}
 
 pub struct Native32Runner {
     base: *mut u8,
+    /// The LDT segment for the 16-bit address cases exists.
+    pub addr16: bool,
     /// Entry and exit (64-bit) followed by the 32-bit prologue.
     head: Vec<u8>,
     /// The 32-bit epilogue.
@@ -72,7 +92,27 @@ impl Native32Runner {
         }
         let base = base as *mut u8;
         let (head, tail) = Self::assemble(base as u64).map_err(|e| e.to_string())?;
-        Ok(Native32Runner { base, head, tail })
+        let desc = UserDesc {
+            entry_number: 0,
+            base_addr: (base as u64 + BUFFER) as u32,
+            limit: 0xffff,
+            flags: 1 | (1 << 6),
+        };
+        // SAFETY: modify_ldt(1, &desc, size) reads `desc` only.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_modify_ldt,
+                1,
+                &desc as *const UserDesc,
+                std::mem::size_of::<UserDesc>(),
+            )
+        };
+        Ok(Native32Runner {
+            base,
+            addr16: r == 0,
+            head,
+            tail,
+        })
     }
 
     fn assemble(base: u64) -> Result<(Vec<u8>, Vec<u8>), IcedError> {
@@ -122,15 +162,17 @@ impl Native32Runner {
         for i in 0..8 {
             c.mov(gpr32(i), dword_ptr(d + 4 * i as u32))?;
         }
+        c.mov(ds, word_ptr(d + DS_AT as u32).ss())?;
         head.extend(c.assemble(base + COMPAT)?);
 
+        // Through SS: DS may be the LDT segment.
         let mut t = CodeAssembler::new(32)?;
         for i in 0..8 {
-            t.mov(dword_ptr(d + 4 * i as u32), gpr32(i))?;
+            t.mov(dword_ptr(d + 4 * i as u32).ss(), gpr32(i))?;
         }
         t.mov(esp, (base + STACK_TOP) as u32)?;
         t.pushfd()?;
-        t.pop(dword_ptr(d + EFLAGS_AT as u32))?;
+        t.pop(dword_ptr(d + EFLAGS_AT as u32).ss())?;
         t.push(USER_CS)?;
         t.push((base + EXIT64) as u32)?;
         t.add_instruction(Instruction::with(Code::Retfd))?;
@@ -156,7 +198,11 @@ impl Native32Runner {
         for (i, r) in regs.iter_mut().enumerate() {
             *r = c.start.gpr[i] as u32;
         }
-        regs[3] = (buf_at + BUF_MID) as u32;
+        regs[3] = if c.addr16 {
+            BUF_MID as u32
+        } else {
+            (buf_at + BUF_MID) as u32
+        };
         regs[4] = if c.stack_in_buffer {
             (buf_at + STACK_AT) as u32
         } else {
@@ -173,6 +219,8 @@ impl Native32Runner {
             }
             ctx.add(EFLAGS_AT as usize / 4)
                 .write((c.start.rflags | 0x202) as u32);
+            let data_sel = if c.addr16 { LDT_DS } else { USER_DS as u16 };
+            (self.base.add((DATA + DS_AT) as usize) as *mut u16).write(data_sel);
             std::ptr::copy_nonoverlapping(
                 c.start.buf.as_ptr(),
                 self.base.add(BUFFER as usize),
