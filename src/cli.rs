@@ -36,6 +36,17 @@ pub struct HostcheckArgs {
     /// Show the first failing case of each form.
     #[arg(short, long)]
     pub verbose: bool,
+    /// Code size to check: 64-bit mode (`long`), 32-bit code in a
+    /// compatibility-mode segment (`compat32`), or both (`all`).
+    #[arg(long, value_enum, default_value_t = HostcheckMode::All)]
+    pub mode: HostcheckMode,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum HostcheckMode {
+    Long,
+    Compat32,
+    All,
 }
 
 pub fn run_hostcheck(args: &HostcheckArgs) -> Result<ExitCode, String> {
@@ -44,6 +55,11 @@ pub fn run_hostcheck(args: &HostcheckArgs) -> Result<ExitCode, String> {
         filter: args.filter.clone(),
         seed: args.seed,
         verbose: args.verbose,
+        mode: match args.mode {
+            HostcheckMode::Long => xlat::hostcheck::Mode::Long,
+            HostcheckMode::Compat32 => xlat::hostcheck::Mode::Compat32,
+            HostcheckMode::All => xlat::hostcheck::Mode::All,
+        },
     };
     let tally = xlat::hostcheck::run(&opts, &mut std::io::stdout())?;
     Ok(if tally.failed == 0 {

@@ -121,6 +121,9 @@ rom_tests! {
     rom_task_switch => "task_switch",
     rom_v86 => "v86",
     rom_smc => "smc",
+    rom_fpu_exceptions => "fpu_exceptions",
+    rom_fpu_layouts => "fpu_layouts",
+    rom_fpu_ferr => "fpu_ferr",
 }
 
 #[test]

@@ -57,6 +57,15 @@ fn qemu(rom: &str) -> (Option<i32>, String) {
     )
 }
 
+/// ROMs that crash QEMU itself, with why. QEMU must still die on them
+/// (killed by a signal after the ROM started), so a fixed QEMU shows up
+/// and the ROM leaves this list.
+const QEMU_ABORTS: &[(&str, &str)] = &[(
+    "fpu_ferr",
+    "QEMU 7.2 TCG raises IRQ13 for FERR# from the vCPU thread without the I/O-thread \
+     lock and aborts (assertion in tcg_handle_interrupt)",
+)];
+
 fn run_rom(name: &str) {
     let rom = TEST_ROMS
         .iter()
@@ -64,6 +73,13 @@ fn run_rom(name: &str) {
         .unwrap_or_else(|| panic!("no test ROM named {name}"));
     let (status, stdout) = qemu(rom.path);
     let report = format!("ROM {name} on QEMU: exit status {status:?}\n--- stdout\n{stdout}");
+    if let Some((_, why)) = QEMU_ABORTS.iter().find(|(n, _)| *n == name) {
+        assert!(
+            status.is_none() && stdout.contains(&format!("{name}: start")),
+            "QEMU no longer aborts on ROM {name} ({why}): remove it from QEMU_ABORTS\n{report}"
+        );
+        return;
+    }
     // "FAIL <rom>: <check>: details": each failure must belong to a known
     // deviation, and each known deviation must still fail.
     let prefix = format!("FAIL {name}: ");
@@ -134,4 +150,7 @@ rom_tests! {
     qemu_task_switch => "task_switch",
     qemu_v86 => "v86",
     qemu_smc => "smc",
+    qemu_fpu_exceptions => "fpu_exceptions",
+    qemu_fpu_layouts => "fpu_layouts",
+    qemu_fpu_ferr => "fpu_ferr",
 }

@@ -246,9 +246,21 @@ fn entry_for(code: Code) -> Entry {
             Some(h) => (h, false),
             None => (x::x87_escape as Handler, false),
         },
-        M::Fxsave | M::Fxsave64 | M::Fxrstor | M::Fxrstor64 => {
-            (super::x87::handler(code).expect("FXSAVE/FXRSTOR"), false)
-        }
+        M::Fxsave
+        | M::Fxsave64
+        | M::Fxrstor
+        | M::Fxrstor64
+        | M::Xsave
+        | M::Xsave64
+        | M::Xsaveopt
+        | M::Xsaveopt64
+        | M::Xrstor
+        | M::Xrstor64
+        | M::Xgetbv
+        | M::Xsetbv => (
+            super::x87::handler(code).expect("FXSAVE/XSAVE family"),
+            false,
+        ),
         _ => (x::undefined, false),
     };
     let implemented = handler as usize != x::undefined as Handler as usize;

@@ -31,8 +31,11 @@ mod edx1 {
 }
 
 /// Leaf 1 ECX feature bits.
-mod ecx1 {
+pub mod ecx1 {
     pub const CX16: u32 = 1 << 13;
+    pub const XSAVE: u32 = 1 << 26;
+    /// Mirrors CR4.OSXSAVE: the CPUID instruction adds it (see `system`).
+    pub const OSXSAVE: u32 = 1 << 27;
 }
 
 /// Leaf 7 subleaf 0 EBX feature bits.
@@ -53,7 +56,7 @@ mod edx_ext1 {
 const LONG_MODE: bool = true;
 
 /// The highest basic and extended leaves.
-const MAX_BASIC: u32 = 7;
+const MAX_BASIC: u32 = 0xd;
 const MAX_EXTENDED: u32 = 0x8000_0008;
 
 /// CR4 bits MOV CR4 accepts; the rest raise #GP(0). SMAP is implemented by
@@ -65,6 +68,7 @@ pub const CR4_SUPPORTED: u64 = cr4::TSD
     | cr4::PGE
     | cr4::OSFXSR
     | cr4::OSXMMEXCPT
+    | cr4::OSXSAVE
     | cr4::SMEP
     | cr4::SMAP;
 
@@ -89,7 +93,7 @@ pub fn cpuid(leaf: u32, subleaf: u32) -> (u32, u32, u32, u32) {
             SIGNATURE,
             // CLFLUSH line size 64 bytes (in 8-byte units).
             8 << 8,
-            ecx1::CX16,
+            ecx1::CX16 | ecx1::XSAVE,
             // No APIC (no local APIC device yet).
             FPU | DE
                 | PSE
@@ -117,6 +121,9 @@ pub fn cpuid(leaf: u32, subleaf: u32) -> (u32, u32, u32, u32) {
             0 => (0, ebx7::SMEP, 0, 0),
             _ => (0, 0, 0, 0),
         },
+        // Leaves 8-0CH: nothing to report (no PMU, no x2APIC topology).
+        8..=0xc => (0, 0, 0, 0),
+        0xd => xsave_leaf(subleaf),
         0x8000_0000 => (MAX_EXTENDED, 0, 0, 0),
         0x8000_0001 => {
             let mut edx = edx_ext1::NX | edx_ext1::RDTSCP;
@@ -142,6 +149,21 @@ pub fn cpuid(leaf: u32, subleaf: u32) -> (u32, u32, u32, u32) {
         // Leaves above the maximum return the highest basic leaf's data
         // (Intel's behaviour).
         _ => cpuid(MAX_BASIC, 0),
+    }
+}
+
+/// Leaf 0DH, the XSAVE feature set (SDM vol. 1, 13.2). Sub-leaf 0: the
+/// XCR0 bits that may be set (x87, SSE) and the area sizes, 576 bytes for
+/// every valid XCR0 (legacy region + header, no extended components).
+/// Sub-leaf 1: XSAVEOPT only (no XSAVEC, XGETBV with ECX = 1, XSAVES).
+/// Sub-leaves 2-63 describe components xlat lacks: all zero.
+fn xsave_leaf(subleaf: u32) -> (u32, u32, u32, u32) {
+    use super::x87::xsave::{AREA_SIZE, XCR0_SUPPORTED};
+    const XSAVEOPT: u32 = 1 << 0;
+    match subleaf {
+        0 => (XCR0_SUPPORTED as u32, AREA_SIZE, AREA_SIZE, 0),
+        1 => (XSAVEOPT, 0, 0, 0),
+        _ => (0, 0, 0, 0),
     }
 }
 
@@ -172,6 +194,20 @@ mod tests {
         assert_ne!(ext & edx_ext1::NX, 0);
         assert_ne!(ext & edx_ext1::LM, 0);
         assert_eq!(cpuid(0x8000_0008, 0).0 & 0xff, 40);
+    }
+
+    #[test]
+    fn xsave_reported_for_x87_and_sse_only() {
+        let (_, _, ecx, _) = cpuid(1, 0);
+        assert_ne!(ecx & ecx1::XSAVE, 0);
+        assert_eq!(ecx & ecx1::OSXSAVE, 0, "added by the instruction from CR4");
+        assert!(cpuid(0, 0).0 >= 0xd);
+        assert_eq!(cpuid(0xd, 0), (3, 576, 576, 0));
+        assert_eq!(cpuid(0xd, 1), (1, 0, 0, 0));
+        for sub in [2, 3, 63] {
+            assert_eq!(cpuid(0xd, sub), (0, 0, 0, 0));
+        }
+        assert_ne!(CR4_SUPPORTED & cr4::OSXSAVE, 0);
     }
 
     #[test]

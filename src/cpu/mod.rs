@@ -184,6 +184,46 @@ mod tests {
         cpu.run(&mut mem, &mut io, 1, None);
         assert!(cpu.state.accepts_interrupt(), "shadow over after NOP");
     }
+
+    /// The instruction in the shadow ends the time slice, so that the run
+    /// loop delivers an interrupt that arrived meanwhile right after it.
+    #[test]
+    fn sti_shadow_ends_the_slice_after_one_instruction() {
+        let mut mem = GuestMemory::new(1 << 20).unwrap();
+        let mut io = PortBus::default();
+        mem.write_bytes(0x500, &[0xfb, 0x90, 0x90, 0x90, 0xf4]); // sti; nop; nop; nop; hlt
+        let mut cpu = Cpu::new();
+        cpu.state.seg[CS] = Segment::real_mode(0, Segment::ATTR_REAL_CODE);
+        cpu.state.rip = 0x500;
+        assert_eq!(cpu.run(&mut mem, &mut io, 100, None), StopReason::Yield);
+        assert_eq!(cpu.run(&mut mem, &mut io, 100, None), StopReason::Yield);
+        assert_eq!(cpu.state.rip, 0x502, "stopped after the shadowed NOP");
+        assert_eq!(cpu.run(&mut mem, &mut io, 100, None), StopReason::Halted);
+    }
+
+    /// An unmasked x87 exception with CR0.NE = 0 asserts FERR#: the run
+    /// returns at once so that the board raises IRQ13.
+    #[test]
+    fn ferr_ends_the_slice() {
+        let mut mem = GuestMemory::new(1 << 20).unwrap();
+        let mut io = PortBus::default();
+        mem.write(0x200, 2, 0x037b); // ZM clear
+        #[rustfmt::skip]
+        mem.write_bytes(0x500, &[
+            0xdb, 0xe3,             // fninit
+            0xd9, 0x2e, 0x00, 0x02, // fldcw [0x200]
+            0xd9, 0xe8,             // fld1
+            0xd9, 0xee,             // fldz
+            0xde, 0xf9,             // fdivp
+            0x90, 0x90, 0xf4,       // nop; nop; hlt
+        ]);
+        let mut cpu = Cpu::new();
+        cpu.state.seg[CS] = Segment::real_mode(0, Segment::ATTR_REAL_CODE);
+        cpu.state.rip = 0x500;
+        assert_eq!(cpu.run(&mut mem, &mut io, 100, None), StopReason::Yield);
+        assert_eq!(cpu.state.rip, 0x50c, "stopped after the FDIVP");
+        assert!(cpu.state.x87.take_ferr());
+    }
 }
 
 #[cfg(test)]

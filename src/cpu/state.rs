@@ -75,6 +75,7 @@ pub mod cr4 {
     pub const PCE: u64 = 1 << 8;
     pub const OSFXSR: u64 = 1 << 9;
     pub const OSXMMEXCPT: u64 = 1 << 10;
+    pub const OSXSAVE: u64 = 1 << 18;
     pub const SMEP: u64 = 1 << 20;
     pub const SMAP: u64 = 1 << 21;
 }
@@ -231,6 +232,8 @@ pub struct CpuState {
     pub x87: X87State,
     pub xmm: [[u64; 2]; 16],
     pub mxcsr: u32,
+    /// XCR0: the state components XSAVE/XRSTOR manage (x87 always on).
+    pub xcr0: u64,
     /// Set by HLT; cleared by an interrupt or reset.
     pub halted: bool,
     /// External interrupts are held off until the next instruction retires
@@ -264,6 +267,7 @@ impl Default for CpuState {
             x87: X87State::default(),
             xmm: [[0; 2]; 16],
             mxcsr: 0x1f80,
+            xcr0: super::x87::xsave::XCR0_RESET,
             halted: false,
             interrupt_shadow: false,
             icount: 0,
@@ -319,6 +323,7 @@ impl CpuState {
             x87: X87State::default(),
             xmm: [[0; 2]; 16],
             mxcsr: 0x1f80,
+            xcr0: super::x87::xsave::XCR0_RESET,
             halted: false,
             interrupt_shadow: false,
             icount: keep_icount,

@@ -10,6 +10,9 @@ use std::fmt;
 pub const BUF: usize = 256;
 /// Offset of RBX in the buffer.
 pub const BUF_MID: u64 = 128;
+/// Offset of ESP in the buffer for the 32-bit stack forms (PUSHA's 32
+/// bytes and POPA's stay inside it).
+pub const STACK_AT: u64 = BUF_MID + 64;
 
 /// A deterministic xorshift64 generator.
 pub struct Rng(pub u64);
@@ -122,11 +125,22 @@ pub struct Case {
     /// RDI holds the buffer's address (MASKMOVQ/MASKMOVDQU's target),
     /// which differs between host and guest.
     pub rdi_is_buffer: bool,
+    /// Code size: 64 (64-bit mode) or 32 (compatibility / protected mode,
+    /// where only EAX..EDI exist and their upper halves are not compared).
+    pub bits: u32,
+    /// A stack form: ESP starts at `STACK_AT` in the buffer, and the
+    /// outcomes hold ESP as an offset in the buffer.
+    pub stack_in_buffer: bool,
+    /// 32-bit code with a 16-bit address size (0x67): the memory operand
+    /// is [BX + disp8], DS's base is the buffer and EBX = `BUF_MID`.
+    pub addr16: bool,
 }
 
 /// General registers an operand may name: never RSP (the stack) nor RBX
 /// (the buffer base, whose value differs between host and guest).
 const GPRS: [usize; 14] = [0, 1, 2, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
+/// The same outside 64-bit mode.
+const GPRS32: [usize; 6] = [0, 1, 2, 5, 6, 7];
 
 fn gpr(index: usize, bytes: u32, high8: bool) -> Register {
     let base = match bytes {
@@ -169,12 +183,19 @@ fn memory_operand(insn: &mut Instruction, i: u32, bytes: u32, aligned: bool, rng
     insn.set_memory_displ_size(1);
 }
 
-pub fn generate(form: &Form, rng: &mut Rng) -> Option<Case> {
+/// A case for `bits`-bit code (64, or 32 for compatibility mode).
+pub fn generate_for(form: &Form, rng: &mut Rng, bits: u32) -> Option<Case> {
     let mut insn = Instruction::default();
     insn.set_code(form.code);
-    insn.set_code_size(iced_x86::CodeSize::Code64);
+    insn.set_code_size(if bits == 64 {
+        iced_x86::CodeSize::Code64
+    } else {
+        iced_x86::CodeSize::Code32
+    });
     let aligned = crate::cpu::simd::needs_alignment(form.code);
     let mut rdi_is_buffer = false;
+    // Half the 32-bit memory operands use 16-bit addressing.
+    let addr16 = bits == 32 && rng.next() % 2 == 0;
     for (i, spec) in form.ops.iter().enumerate() {
         let i = i as u32;
         match *spec {
@@ -197,14 +218,18 @@ pub fn generate(form: &Form, rng: &mut Rng) -> Option<Case> {
                 insn.set_op_kind(i, OpKind::MemorySegRDI);
                 rdi_is_buffer = true;
             }
-            OperandSpec::Gpr(bytes) => reg_operand(&mut insn, i, bytes, rng),
+            OperandSpec::Gpr(bytes) => reg_operand(&mut insn, i, bytes, bits, rng),
             OperandSpec::GprOrMem(bytes) => {
                 if rng.next() % 2 == 0 {
-                    reg_operand(&mut insn, i, bytes, rng);
+                    reg_operand(&mut insn, i, bytes, bits, rng);
                 } else {
                     insn.set_op_kind(i, OpKind::Memory);
                     let disp = (rng.next() % 96) as i64 - 48;
-                    insn.set_memory_base(Register::RBX);
+                    insn.set_memory_base(match (bits, addr16) {
+                        (64, _) => Register::RBX,
+                        (_, true) => Register::BX,
+                        _ => Register::EBX,
+                    });
                     insn.set_memory_index(Register::None);
                     insn.set_memory_displacement64(disp as u64);
                     insn.set_memory_displ_size(1);
@@ -259,7 +284,7 @@ pub fn generate(form: &Form, rng: &mut Rng) -> Option<Case> {
             }
         }
     }
-    let mut enc = Encoder::new(64);
+    let mut enc = Encoder::new(bits);
     enc.encode(&insn, 0).ok()?;
     let bytes = enc.take_buffer();
     let simd = crate::cpu::simd::handler(form.code).is_some();
@@ -274,6 +299,12 @@ pub fn generate(form: &Form, rng: &mut Rng) -> Option<Case> {
     };
     for g in start.gpr.iter_mut() {
         *g = rng.edge_value(8);
+    }
+    if bits != 64 {
+        // Only EAX..EDI exist; their upper halves are not architectural.
+        for (i, g) in start.gpr.iter_mut().enumerate() {
+            *g = if i < 8 { *g & 0xffff_ffff } else { 0 };
+        }
     }
     let mut buf = [0u8; BUF];
     for chunk in buf.chunks_mut(8) {
@@ -314,27 +345,65 @@ pub fn generate(form: &Form, rng: &mut Rng) -> Option<Case> {
         && insn.op_kind(1) == OpKind::Register
     {
         let r = crate::cpu::exec::operand::gpr_loc(insn.op_register(1)).index;
-        start.gpr[r] = (rng.next() % 512).wrapping_sub(256);
+        let mask = if bits == 64 { u64::MAX } else { 0xffff_ffff };
+        start.gpr[r] = (rng.next() % 512).wrapping_sub(256) & mask;
     }
     Some(Case {
         insn,
         bytes,
         start,
         rdi_is_buffer,
+        bits,
+        stack_in_buffer: bits != 64 && insn.is_stack_instruction(),
+        addr16: addr16 && (0..insn.op_count()).any(|i| insn.op_kind(i) == OpKind::Memory),
     })
 }
 
-fn reg_operand(insn: &mut Instruction, i: u32, bytes: u32, rng: &mut Rng) {
-    let index = GPRS[(rng.next() % GPRS.len() as u64) as usize];
+fn reg_operand(insn: &mut Instruction, i: u32, bytes: u32, bits: u32, rng: &mut Rng) {
+    let set: &[usize] = match (bits, bytes) {
+        (64, _) => &GPRS,
+        // Outside 64-bit mode the byte registers are AL..BL and AH..BH.
+        (_, 1) => &GPRS32[..3],
+        _ => &GPRS32,
+    };
+    let index = set[(rng.next() % set.len() as u64) as usize];
     let high8 = bytes == 1 && index < 3 && rng.next() % 4 == 0;
     insn.set_op_kind(i, OpKind::Register);
     insn.set_op_register(i, gpr(index, bytes, high8));
 }
 
 impl Case {
+    /// PUSHA stores ESP and EBX, which hold buffer addresses that differ
+    /// between host and guest: each runner rewrites those two slots as
+    /// offsets in its buffer (at `buf_base`). Needs `out.gpr[4]` already
+    /// an offset in the buffer.
+    pub fn normalize_pusha(&self, out: &mut Outcome, buf_base: u64) {
+        let w = match self.insn.mnemonic() {
+            Mnemonic::Pusha => 2,
+            Mnemonic::Pushad => 4,
+            _ => return,
+        };
+        // From the final ESP up: DI SI BP SP BX DX CX AX.
+        let top = out.gpr[4] as usize;
+        for slot in [3, 4] {
+            let at = top + slot * w;
+            if at + w > BUF {
+                return;
+            }
+            let mut b = [0u8; 8];
+            b[..w].copy_from_slice(&out.buf[at..at + w]);
+            let v = u64::from_le_bytes(b).wrapping_sub(buf_base) & mask(w as u32);
+            out.buf[at..at + w].copy_from_slice(&v.to_le_bytes()[..w]);
+        }
+    }
+
     /// Cases the host cannot run without a signal: divide errors.
     pub fn would_fault_natively(&self) -> bool {
         let m = self.insn.mnemonic();
+        // AAM with a zero base divides by zero.
+        if m == Mnemonic::Aam {
+            return self.insn.immediate8() == 0;
+        }
         if !matches!(m, Mnemonic::Div | Mnemonic::Idiv) {
             return false;
         }
@@ -401,7 +470,7 @@ pub fn compare(c: &Case, host: &Outcome, mine: &Outcome) -> Option<Diff> {
         ));
     }
     for i in 0..16 {
-        if i == 3 || i == 4 || (i == 7 && c.rdi_is_buffer) {
+        if i == 3 || (i == 4 && !c.stack_in_buffer) || (i == 7 && c.rdi_is_buffer) {
             continue;
         }
         if host.gpr[i] != mine.gpr[i] {
@@ -516,6 +585,9 @@ fn sdm_undefined_flags(c: &Case) -> u64 {
     use Mnemonic::*;
     match insn.mnemonic() {
         Mul | Imul => SF | ZF | AF | PF,
+        Daa | Das => OF,
+        Aaa | Aas => OF | SF | ZF | PF,
+        Aam | Aad => OF | AF | CF,
         Div | Idiv => CF | OF | SF | ZF | AF | PF,
         And | Or | Xor | Test => AF,
         Bsf | Bsr => CF | OF | SF | AF | PF,
@@ -582,5 +654,38 @@ impl Diff {
 impl fmt::Display for Diff {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 32-bit cases with a memory operand use 16-bit addressing ([BX +
+    /// disp8] behind 0x67) about half the time; stack forms put ESP in
+    /// the buffer.
+    #[test]
+    fn compat32_cases_mix_address_sizes() {
+        let forms = crate::hostcheck::compat32_forms();
+        let add = forms.iter().find(|f| f.name == "Add_rm32_r32").unwrap();
+        let mut rng = Rng(7);
+        let (mut a16, mut a32) = (0, 0);
+        for _ in 0..200 {
+            let c = generate_for(add, &mut rng, 32).unwrap();
+            if c.insn.op_kind(0) != OpKind::Memory {
+                continue;
+            }
+            if c.addr16 {
+                assert_eq!(c.bytes[0], 0x67);
+                assert_eq!(c.insn.memory_base(), Register::BX);
+                a16 += 1;
+            } else {
+                assert_eq!(c.insn.memory_base(), Register::EBX);
+                a32 += 1;
+            }
+        }
+        assert!(a16 > 20 && a32 > 20, "{a16} {a32}");
+        let pusha = forms.iter().find(|f| f.name == "Pushad").unwrap();
+        assert!(generate_for(pusha, &mut rng, 32).unwrap().stack_in_buffer);
     }
 }

@@ -86,6 +86,9 @@ const EXCLUDED: &[Mnemonic] = &[
     // Port I/O faults at CPL 3 with IOPL 0 (the host's user mode).
     Mnemonic::In,
     Mnemonic::Out,
+    // XCR0 is the host kernel's on one side, xlat's reset value on the
+    // other; and ECX != 0 raises #GP.
+    Mnemonic::Xgetbv,
 ];
 
 fn operand(kind: K, mem: u32) -> Option<OperandSpec> {
@@ -109,6 +112,10 @@ fn operand(kind: K, mem: u32) -> Option<OperandSpec> {
         K::cl => Fixed(Register::CL),
         K::ax => Fixed(Register::AX),
         K::dx => Fixed(Register::DX),
+        K::es => Fixed(Register::ES),
+        K::cs => Fixed(Register::CS),
+        K::ss => Fixed(Register::SS),
+        K::ds => Fixed(Register::DS),
         K::eax => Fixed(Register::EAX),
         K::rax => Fixed(Register::RAX),
         K::imm8 | K::imm8sex16 | K::imm8sex32 | K::imm8sex64 => Imm(1),
@@ -119,6 +126,76 @@ fn operand(kind: K, mem: u32) -> Option<OperandSpec> {
         _ => return None,
     })
 }
+
+/// Integer forms of 32-bit code (run in a 32-bit compatibility-mode code
+/// segment on the host, in 32-bit protected mode in xlat): every form
+/// valid outside 64-bit mode with 8-, 16- or 32-bit operands, including
+/// the encodings that mean something else (or nothing) in 64-bit mode:
+/// INC/DEC 40-4F, the BCD instructions, the 82h group, ARPL, SALC.
+pub fn compat32_forms() -> Vec<Form> {
+    use OperandSpec::*;
+    forms_in_mode(false, false, |code| {
+        crate::cpu::simd::handler(code).is_none() && !COMPAT32_EXCLUDED.contains(&code.mnemonic())
+    })
+    .into_iter()
+    .filter(|f| {
+        !f.ops.iter().any(|o| {
+            matches!(
+                o,
+                Xmm | Mm
+                    | XmmOrMem(_)
+                    | MmOrMem(_)
+                    | Mem(_)
+                    | SegRdi
+                    | Gpr(8)
+                    | GprOrMem(8)
+                    | Imm(8)
+                    | Fixed(Register::RAX)
+            )
+        })
+    })
+    .chain(compat32_stack_forms())
+    .collect()
+}
+
+/// The stack forms of the 32-bit run, with ESP inside the compared buffer:
+/// PUSHA/POPA, PUSH/POP of registers and memory, PUSH imm, PUSHF, and
+/// PUSH of CS/SS/DS/ES (whose selectors are the same on both sides). Not
+/// POP of a segment register, POPF (TF, AC), ENTER/LEAVE (ESP from EBP),
+/// nor FS/GS (the host's hold its TLS).
+fn compat32_stack_forms() -> Vec<Form> {
+    use OperandSpec::*;
+    forms_in_mode(false, true, |code| {
+        matches!(
+            code.mnemonic(),
+            Mnemonic::Pusha
+                | Mnemonic::Pushad
+                | Mnemonic::Popa
+                | Mnemonic::Popad
+                | Mnemonic::Push
+                | Mnemonic::Pop
+                | Mnemonic::Pushf
+                | Mnemonic::Pushfd
+        )
+    })
+    .into_iter()
+    .filter(|f| {
+        f.ops.iter().all(|o| match *o {
+            Gpr(n) | GprOrMem(n) => n <= 4,
+            Imm(n) => n <= 4,
+            Fixed(r) => {
+                matches!(r, Register::ES | Register::CS | Register::SS | Register::DS)
+                    && f.code.mnemonic() == Mnemonic::Push
+            }
+            _ => false,
+        })
+    })
+    .collect()
+}
+
+/// Left out of the 32-bit run besides `EXCLUDED`: LDS/LES load segment
+/// registers (and mean VEX prefixes in 64-bit mode); BOUND and INTO trap.
+const COMPAT32_EXCLUDED: &[Mnemonic] = &[Mnemonic::Lds, Mnemonic::Les, Mnemonic::Bound];
 
 /// Every integer form hostcheck can test today.
 pub fn integer_forms() -> Vec<Form> {
@@ -140,13 +217,22 @@ pub fn simd_forms(host_has: impl Fn(Code) -> bool) -> Vec<Form> {
 }
 
 fn forms_where(want: impl Fn(Code) -> bool) -> Vec<Form> {
+    forms_in_mode(true, false, want)
+}
+
+/// Forms valid in 64-bit mode (`long`) or in 32-bit code; the stack forms
+/// alone when `stack`, else none of them.
+fn forms_in_mode(long: bool, stack: bool, want: impl Fn(Code) -> bool) -> Vec<Form> {
     let mut forms = Vec::new();
     for code in Code::values() {
         let op = code.op_code();
         if code == Code::INVALID
             || !op.is_instruction()
             || op.encoding() != EncodingKind::Legacy
-            || !op.mode64()
+            || !(if long { op.mode64() } else { op.mode32() })
+            // Encodings iced decodes only on request (CMPXCHG486's 0F A6,
+            // say): on this CPU and in xlat they are something else.
+            || op.decoder_option() != iced_x86::DecoderOptions::NONE
             || !op.cpl3()
             || !catalog::entry(code).implemented
             || !want(code)
@@ -173,7 +259,7 @@ fn forms_where(want: impl Fn(Code) -> bool) -> Vec<Form> {
         probe.set_code(code);
         if probe.is_string_instruction()
             || probe.flow_control() != iced_x86::FlowControl::Next
-            || probe.is_stack_instruction()
+            || probe.is_stack_instruction() != stack
         {
             continue;
         }
@@ -209,5 +295,36 @@ mod tests {
         assert!(!names
             .iter()
             .any(|n| n.starts_with("Push") || n.starts_with("Lea")));
+    }
+
+    #[test]
+    fn compat32_has_the_forms_64_bit_mode_lacks() {
+        let names: Vec<String> = compat32_forms().into_iter().map(|f| f.name).collect();
+        for want in [
+            "Inc_r32",
+            "Dec_r16",
+            "Aaa",
+            "Das",
+            "Aam_imm8",
+            "Aad_imm8",
+            "Add_rm8_imm8_82",
+            "Arpl_rm16_r16",
+            "Salc",
+            "Add_rm32_r32",
+            "Imul_r16_rm16_imm16",
+            "Pushad",
+            "Popaw",
+            "Push_r32",
+            "Pop_rm16",
+            "Pushd_imm8",
+            "Pushd_CS",
+            "Pushfd",
+        ] {
+            assert!(names.iter().any(|n| n == want), "{want} missing");
+        }
+        // No 64-bit operands (ENDBR64 is a hint NOP in any mode).
+        assert!(!names
+            .iter()
+            .any(|n| n.contains("_r64") || n.contains("m64") || n.starts_with("Les")));
     }
 }

@@ -1,7 +1,9 @@
 //! Runs one instruction in xlat: a 64-bit ring-3 guest with identity
-//! paging, the case's registers, flags and buffer.
+//! paging, or a 32-bit ring-3 protected-mode guest with flat segments
+//! (the compatibility-mode cases), with the case's registers, flags and
+//! buffer.
 
-use super::case::{Case, Outcome, BUF, BUF_MID};
+use super::case::{Case, Outcome, BUF, BUF_MID, STACK_AT};
 use crate::cpu::state::{cr0, cr4, efer, CpuState, Segment, CS, DS, ES, FS, GS, SS};
 use crate::cpu::{Cpu, Fault, Observer};
 use crate::devices::bus::PortBus;
@@ -85,6 +87,46 @@ impl GuestRunner {
         s.rip = CODE;
     }
 
+    /// 32-bit protected mode without paging, CPL 3, flat 4 GiB segments
+    /// with the selectors Linux gives 32-bit code (0x23) and data (0x2B).
+    fn enter_32bit_ring3(&mut self, c: &Case) {
+        let s = &mut self.cpu.state;
+        s.reset();
+        s.cr0 = cr0::PE | cr0::ET;
+        s.seg[CS] = Segment {
+            selector: 0x23,
+            attr: 0xc0fb,
+            limit: 0xffff_ffff,
+            base: 0,
+        };
+        let data = Segment {
+            selector: 0x2b,
+            attr: 0xc0f3,
+            limit: 0xffff_ffff,
+            base: 0,
+        };
+        for seg in [SS, DS, ES, FS, GS] {
+            s.seg[seg] = data;
+        }
+        s.gpr = c.start.gpr;
+        s.gpr[3] = DATA + BUF_MID;
+        if c.addr16 {
+            // As on the host: DS is a segment based at the buffer.
+            s.seg[DS].selector = 0x7;
+            s.seg[DS].base = DATA;
+            s.gpr[3] = BUF_MID;
+        }
+        s.gpr[4] = if c.stack_in_buffer {
+            DATA + STACK_AT
+        } else {
+            DATA + 0x10_0000
+        };
+        s.xmm = c.start.xmm;
+        s.mxcsr = c.start.mxcsr;
+        s.set_flags(c.start.rflags | 0x202);
+        s.rip = CODE;
+    }
+
     pub fn run(&mut self, c: &Case) -> Outcome {
         self.mem.write_bytes(DATA, &c.start.buf);
         let mut code = c.bytes.clone();
@@ -92,7 +134,11 @@ impl GuestRunner {
         self.mem.write_bytes(CODE, &code);
         self.cpu.flush_decode_cache(&mut self.mem);
         self.cpu.tlb.flush_all();
-        self.enter_64bit_ring3(c);
+        if c.bits == 64 {
+            self.enter_64bit_ring3(c);
+        } else {
+            self.enter_32bit_ring3(c);
+        }
         let mut watch = FaultWatch(None);
         self.cpu
             .run(&mut self.mem, &mut self.io, 1, Some(&mut watch));
@@ -100,14 +146,27 @@ impl GuestRunner {
         self.mem.read_bytes(DATA, &mut buf);
         let s = &self.cpu.state;
         let mm = std::array::from_fn(|i| u64::from_le_bytes(s.x87.st[i][..8].try_into().unwrap()));
-        Outcome {
-            gpr: s.gpr,
+        let mut gpr = s.gpr;
+        if c.bits != 64 {
+            for (i, g) in gpr.iter_mut().enumerate() {
+                *g = if i < 8 { *g & 0xffff_ffff } else { 0 };
+            }
+            gpr[4] = if c.stack_in_buffer {
+                gpr[4].wrapping_sub(DATA) & 0xffff_ffff
+            } else {
+                0
+            };
+        }
+        let mut out = Outcome {
+            gpr,
             rflags: s.flags(),
             buf,
             xmm: s.xmm,
             mm,
             mxcsr: s.mxcsr,
             fault: watch.0.map(|f| f.vector),
-        }
+        };
+        c.normalize_pusha(&mut out, DATA);
+        out
     }
 }

@@ -2,27 +2,43 @@
 //! CPU. For each user-mode instruction form that iced-x86 knows and xlat
 //! implements, random operands (weighted toward edge values) run natively
 //! and in a 64-bit xlat guest; every register, flag and memory byte must
-//! agree.
+//! agree. The compatibility-mode run does the same for 32-bit code: in a
+//! 32-bit code segment of the host process and in 32-bit protected mode.
 
 mod case;
 mod forms;
 mod guest;
 #[cfg(target_arch = "x86_64")]
 mod native;
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+mod native32;
 
-pub use forms::{integer_forms, simd_forms, Form};
+pub use forms::{compat32_forms, integer_forms, simd_forms, Form};
+
+/// Which code size(s) to check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// 64-bit mode: integer, MMX, SSE and SSE2 forms.
+    Long,
+    /// 32-bit code: integer forms (compatibility mode on the host).
+    Compat32,
+    /// Both, one after the other.
+    All,
+}
 
 use std::io::Write;
 
 /// What to run.
 pub struct Options {
-    /// Random cases per form.
+    /// Random cases run per form (cases the host cannot run, such as
+    /// divide errors, are drawn again, up to four times this many draws).
     pub cases: u64,
     /// Only forms whose name contains this.
     pub filter: Option<String>,
     pub seed: u64,
     /// Print the first failing case of each form.
     pub verbose: bool,
+    pub mode: Mode,
 }
 
 /// Per-form results.
@@ -45,7 +61,6 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<Tally, String> {
     }
     #[cfg(target_arch = "x86_64")]
     {
-        let mut native = native::NativeRunner::new().map_err(|e| format!("native runner: {e}"))?;
         let mut guest = guest::GuestRunner::new().map_err(|e| format!("guest runner: {e}"))?;
         let mut rng = case::Rng(opts.seed | 1);
         let mut total = Tally::default();
@@ -54,82 +69,61 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<Tally, String> {
             "{:<40} {:>8} {:>8} {:>8} {:>8}",
             "form", "cases", "passed", "failed", "skipped"
         );
-        let edx = native::host_cpuid1_edx();
-        let host_has = |code: iced_x86::Code| {
-            use iced_x86::CpuidFeature as F;
-            code.cpuid_features().iter().all(|f| {
-                let bit = match f {
-                    F::MMX => 23,
-                    F::SSE => 25,
-                    F::SSE2 => 26,
-                    F::CLFSH => 19,
-                    _ => return true,
-                };
-                edx & (1 << bit) != 0
-            })
-        };
-        let all = integer_forms();
-        let simd = simd_forms(host_has);
-        let missing = simd_forms(|_| true).len() - simd.len();
-        if missing > 0 {
-            let _ = writeln!(
-                out,
-                "{missing} SIMD forms skipped: the host CPU lacks their features"
+        if opts.mode != Mode::Compat32 {
+            let mut native =
+                native::NativeRunner::new().map_err(|e| format!("native runner: {e}"))?;
+            let edx = native::host_cpuid1_edx();
+            let host_has = |code: iced_x86::Code| {
+                use iced_x86::CpuidFeature as F;
+                code.cpuid_features().iter().all(|f| {
+                    let bit = match f {
+                        F::MMX => 23,
+                        F::SSE => 25,
+                        F::SSE2 => 26,
+                        F::CLFSH => 19,
+                        _ => return true,
+                    };
+                    edx & (1 << bit) != 0
+                })
+            };
+            let simd = simd_forms(host_has);
+            let missing = simd_forms(|_| true).len() - simd.len();
+            if missing > 0 {
+                let _ = writeln!(
+                    out,
+                    "{missing} SIMD forms skipped: the host CPU lacks their features"
+                );
+            }
+            let forms: Vec<Form> = integer_forms().into_iter().chain(simd).collect();
+            let mut run = |c: &case::Case| Some(native.run(c));
+            check_forms(
+                opts, out, &forms, 64, "", &mut rng, &mut run, &mut guest, &mut total,
             );
         }
-        for form in all.into_iter().chain(simd) {
-            if opts
-                .filter
-                .as_deref()
-                .is_some_and(|f| !form.name.contains(f))
+        if opts.mode != Mode::Long {
+            #[cfg(target_os = "linux")]
             {
-                continue;
-            }
-            let mut t = Tally {
-                forms: 1,
-                ..Tally::default()
-            };
-            let mut first_failure = None;
-            let mut attempts = 0;
-            while t.cases + t.skipped < opts.cases && attempts < opts.cases * 4 {
-                attempts += 1;
-                let Some(c) = case::generate(&form, &mut rng) else {
-                    continue;
-                };
-                if c.would_fault_natively() {
-                    t.skipped += 1;
-                    continue;
+                let mut native = native32::Native32Runner::new()
+                    .map_err(|e| format!("compat32 native runner: {e}"))?;
+                if !native.addr16 {
+                    let _ = writeln!(out, "modify_ldt failed: 16-bit address-size cases skipped");
                 }
-                t.cases += 1;
-                let host = native.run(&c);
-                let mine = guest.run(&c);
-                if let Some(diff) = case::compare(&c, &host, &mine) {
-                    t.failed += 1;
-                    first_failure.get_or_insert(diff);
-                }
+                let addr16 = native.addr16;
+                let mut run = |c: &case::Case| (addr16 || !c.addr16).then(|| native.run(c));
+                check_forms(
+                    opts,
+                    out,
+                    &compat32_forms(),
+                    32,
+                    "compat32 ",
+                    &mut rng,
+                    &mut run,
+                    &mut guest,
+                    &mut total,
+                );
             }
-            if t.failed > 0 {
-                t.forms_failed = 1;
-            }
-            let _ = writeln!(
-                out,
-                "{:<40} {:>8} {:>8} {:>8} {:>8}",
-                form.name,
-                t.cases,
-                t.cases - t.failed,
-                t.failed,
-                t.skipped
-            );
-            if opts.verbose {
-                if let Some(d) = first_failure {
-                    let _ = writeln!(out, "    first failure: {d}");
-                }
-            }
-            total.forms += t.forms;
-            total.forms_failed += t.forms_failed;
-            total.cases += t.cases;
-            total.failed += t.failed;
-            total.skipped += t.skipped;
+            #[cfg(not(target_os = "linux"))]
+            return Err("the compat32 run needs Linux's 32-bit user code segment".into());
         }
         let _ = writeln!(
             out,
@@ -141,5 +135,82 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<Tally, String> {
             total.skipped
         );
         Ok(total)
+    }
+}
+
+/// Runs `opts.cases` cases of each form in `forms` natively (`native`,
+/// which returns `None` for a case it cannot run) and in xlat, printing one row per form (its name after `prefix`) and
+/// adding to `total`.
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
+fn check_forms(
+    opts: &Options,
+    out: &mut dyn Write,
+    forms: &[Form],
+    bits: u32,
+    prefix: &str,
+    rng: &mut case::Rng,
+    native: &mut dyn FnMut(&case::Case) -> Option<case::Outcome>,
+    guest: &mut guest::GuestRunner,
+    total: &mut Tally,
+) {
+    for form in forms {
+        if opts
+            .filter
+            .as_deref()
+            .is_some_and(|f| !form.name.contains(f))
+        {
+            continue;
+        }
+        let mut t = Tally {
+            forms: 1,
+            ..Tally::default()
+        };
+        let mut first_failure = None;
+        let mut attempts = 0;
+        // Cases the host cannot run (divide errors) do not count toward
+        // `opts.cases`; the attempt cap bounds forms that mostly fault.
+        while t.cases < opts.cases && attempts < opts.cases * 4 {
+            attempts += 1;
+            let Some(c) = case::generate_for(form, rng, bits) else {
+                continue;
+            };
+            if c.would_fault_natively() {
+                t.skipped += 1;
+                continue;
+            }
+            let Some(host) = native(&c) else {
+                t.skipped += 1;
+                continue;
+            };
+            t.cases += 1;
+            let mine = guest.run(&c);
+            if let Some(diff) = case::compare(&c, &host, &mine) {
+                t.failed += 1;
+                first_failure.get_or_insert(diff);
+            }
+        }
+        if t.failed > 0 {
+            t.forms_failed = 1;
+        }
+        let _ = writeln!(
+            out,
+            "{:<40} {:>8} {:>8} {:>8} {:>8}",
+            format!("{prefix}{}", form.name),
+            t.cases,
+            t.cases - t.failed,
+            t.failed,
+            t.skipped
+        );
+        if opts.verbose {
+            if let Some(d) = first_failure {
+                let _ = writeln!(out, "    first failure: {d}");
+            }
+        }
+        total.forms += t.forms;
+        total.forms_failed += t.forms_failed;
+        total.cases += t.cases;
+        total.failed += t.failed;
+        total.skipped += t.skipped;
     }
 }

@@ -6,6 +6,8 @@
 //! `harness::EXIT_PASS` (exit status 33) or `harness::EXIT_FAIL` (35).
 
 pub mod alu;
+mod fpu_exceptions;
+mod fpu_layouts;
 pub mod harness;
 mod interrupts;
 mod long_mode;
@@ -13,6 +15,7 @@ mod paging;
 mod pc_timers;
 mod pm_interrupts;
 mod pm_segments;
+mod real_mode_faults;
 mod rings;
 mod smc;
 mod strings;
@@ -71,6 +74,26 @@ pub const PENDING: &[(&str, &str)] = &[];
 const QEMU_NO_ACCESS_CHECKS: &str =
     "QEMU TCG checks no segment limit, type or null selector on data accesses \
      (SDM Vol. 3A 5.3, 5.4; real mode: Vol. 3B 20.1.3)";
+
+/// QEMU's SSE helpers apply the masked responses whatever MXCSR says.
+const QEMU_NO_SIMD_EXCEPTIONS: &str =
+    "QEMU 7.2 TCG sets MXCSR's flag for an unmasked SIMD exception but raises neither \
+     #XM nor #UD and writes the masked result (SDM Vol. 1, 11.5.1; Vol. 3A 2.5, \
+     CR4.OSXMMEXCPT)";
+
+/// QEMU checks for a pending x87 exception only in FWAIT.
+const QEMU_MF_ONLY_AT_FWAIT: &str =
+    "QEMU 7.2 TCG reports a pending unmasked x87 exception only at WAIT/FWAIT, not at \
+     the next waiting x87 instruction (SDM Vol. 1, 8.6)";
+
+/// QEMU does not track the last x87 opcode.
+const QEMU_NO_FOP: &str = "QEMU 7.2 TCG never records the x87 last-instruction opcode: \
+     FOP reads 0 (SDM Vol. 1, 8.1.8)";
+
+/// QEMU's FXSAVE leaves the last-instruction and last-operand pointers out.
+const QEMU_FXSAVE_NO_POINTERS: &str =
+    "QEMU 7.2 TCG's FXSAVE stores 0 for FIP, FCS, FDP and FDS although FNSTENV reports \
+     them (SDM Vol. 2A, FXSAVE, table 3-53)";
 
 const ROMS: &[Entry] = &[
     Entry {
@@ -192,6 +215,48 @@ const ROMS: &[Entry] = &[
         about: "self-modifying code in real mode, protected mode and through a paging alias",
         build: smc::build,
         qemu_deviations: &[],
+    },
+    Entry {
+        name: "fpu_exceptions",
+        about: "real and protected mode: #NM (TS, EM), WAIT with TS+MP, #UD without OSFXSR, \
+                #XM vs #UD (OSXMMEXCPT), #MF at the next waiting instruction, FERR#/IRQ13",
+        build: fpu_exceptions::build,
+        qemu_deviations: &[
+            ("real OSXMMEXCPT: divps by 0", QEMU_NO_SIMD_EXCEPTIONS),
+            ("real #XM: destination kept", QEMU_NO_SIMD_EXCEPTIONS),
+            ("real no OSXMMEXCPT: divps by 0", QEMU_NO_SIMD_EXCEPTIONS),
+            ("pm OSXMMEXCPT: divps by 0", QEMU_NO_SIMD_EXCEPTIONS),
+            ("pm #XM: destination kept", QEMU_NO_SIMD_EXCEPTIONS),
+            ("pm no OSXMMEXCPT: divps by 0", QEMU_NO_SIMD_EXCEPTIONS),
+            ("real pending: fld1", QEMU_MF_ONLY_AT_FWAIT),
+            ("pm pending: fld1", QEMU_MF_ONLY_AT_FWAIT),
+        ],
+    },
+    Entry {
+        name: "fpu_ferr",
+        about: "real mode, CR0.NE = 0: an unmasked x87 exception raises IRQ13 through FERR#, \
+                not #MF; the handler's FNCLEX and port F0h clear it",
+        build: fpu_exceptions::build_ferr,
+        qemu_deviations: &[],
+    },
+    Entry {
+        name: "fpu_layouts",
+        about: "FNSTENV/FNSAVE 16-bit real and 32-bit protected layouts, FXSAVE image, \
+                XSAVE: CPUID, XCR0, header, requested components, XRSTOR init and #GP",
+        build: fpu_layouts::build,
+        qemu_deviations: &[
+            ("real fnstenv: FIP[19:16] and FOP", QEMU_NO_FOP),
+            ("pm fnstenv: FOP", QEMU_NO_FOP),
+            ("real fxsave: FOP", QEMU_NO_FOP),
+            ("pm fxsave: FOP", QEMU_NO_FOP),
+            ("real fxsave: FIP", QEMU_FXSAVE_NO_POINTERS),
+            ("real fxsave: FCS", QEMU_FXSAVE_NO_POINTERS),
+            ("real fxsave: FDP", QEMU_FXSAVE_NO_POINTERS),
+            ("pm fxsave: FIP", QEMU_FXSAVE_NO_POINTERS),
+            ("pm fxsave: FCS", QEMU_FXSAVE_NO_POINTERS),
+            ("pm fxsave: FDP", QEMU_FXSAVE_NO_POINTERS),
+            ("pm fxsave: FDS", QEMU_FXSAVE_NO_POINTERS),
+        ],
     },
 ];
 

@@ -19,7 +19,7 @@ fn out(a: &mut CodeAssembler, port: u32, value: u32) -> Result<(), IcedError> {
 }
 
 /// ICW1-ICW4 for both PICs, everything masked.
-fn init_pics(a: &mut CodeAssembler) -> Result<(), IcedError> {
+pub(crate) fn init_pics(a: &mut CodeAssembler) -> Result<(), IcedError> {
     for (base, vector, cascade) in [(0x20, 0x08, 0x04), (0xa0, 0x70, 0x02)] {
         out(a, base, 0x11)?;
         out(a, base + 1, vector)?;
@@ -34,7 +34,7 @@ fn init_pics(a: &mut CodeAssembler) -> Result<(), IcedError> {
 /// arrives; firmware sets up virtual-wire mode (LINT0 = ExtINT), as done
 /// here through FS in unreal mode. (A machine without a local APIC ignores
 /// the write and takes INTR directly.)
-fn virtual_wire(a: &mut CodeAssembler) -> Result<(), IcedError> {
+pub(crate) fn virtual_wire(a: &mut CodeAssembler) -> Result<(), IcedError> {
     const GDT: u32 = 0x1000;
     // Null descriptor, then flat 4 GiB read/write data at selector 8.
     a.mov(dword_ptr(GDT).ss(), 0u32)?;

@@ -309,6 +309,7 @@ pub(super) mod tests {
             | cr4::PGE
             | cr4::OSFXSR
             | cr4::OSXMMEXCPT
+            | cr4::OSXSAVE
             | cr4::SMEP
             | cr4::SMAP;
         c.exec(MOV_CR4_EAX, good).unwrap();

@@ -120,8 +120,11 @@ impl<'a> Exec<'a> {
                 obs.before(self.s, insn, &bytes[..len]);
             }
             let flags_at_start = self.s.rflags;
-            // The shadow covers exactly one instruction: this one.
-            self.s.interrupt_shadow = false;
+            // The shadow covers exactly one instruction: this one. After
+            // it the run loop must look for interrupts held off meanwhile.
+            if std::mem::take(&mut self.s.interrupt_shadow) {
+                self.yield_now = true;
+            }
             let result = if self.breakpoints_enabled() {
                 self.pending_db = 0;
                 let hits = if flags_at_start & RF == 0 {

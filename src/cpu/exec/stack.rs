@@ -28,6 +28,18 @@ pub fn push(ex: &mut Exec, insn: &Instruction) -> R {
     let size = stack_op_size(insn);
     // Immediates arrive sign-extended to the operand size already.
     let v = ex.read_op(insn, 0)? & size_mask(size);
+    if size > 2 && insn.op_kind(0) == OpKind::Register && insn.op_register(0).is_segment_register()
+    {
+        // A selector pushed with a 32/64-bit operand size: recent Intel
+        // CPUs make a 16-bit move and leave the rest of the slot as it was
+        // (SDM vol. 2, PUSH); the whole slot must still be writable.
+        let ss = ex.stack_size();
+        let sp = ex.reg(RSP, ss).wrapping_sub(size as u64) & size_mask(ss);
+        ex.check_write(SS, sp, size)?;
+        ex.write_mem(SS, sp, 2, v)?;
+        ex.set_reg(RSP, ss, sp);
+        return Ok(());
+    }
     ex.push(size, v)
 }
 

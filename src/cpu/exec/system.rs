@@ -99,7 +99,12 @@ pub fn out(ex: &mut Exec, insn: &Instruction) -> R {
 }
 
 pub fn cpuid_insn(ex: &mut Exec, _insn: &Instruction) -> R {
-    let (a, b, c, d) = cpuid(ex.reg(RAX, 4) as u32, ex.reg(RCX, 4) as u32);
+    let leaf = ex.reg(RAX, 4) as u32;
+    let (a, b, mut c, d) = cpuid(leaf, ex.reg(RCX, 4) as u32);
+    // CPUID.1:ECX.OSXSAVE reflects CR4.OSXSAVE.
+    if leaf == 1 && ex.s.cr4 & crate::cpu::state::cr4::OSXSAVE != 0 {
+        c |= crate::cpu::cpuid::ecx1::OSXSAVE;
+    }
     ex.set_reg(RAX, 4, a as u64);
     ex.set_reg(RBX, 4, b as u64);
     ex.set_reg(RCX, 4, c as u64);

@@ -1,13 +1,14 @@
 //! The x87 FPU: 80-bit registers with real rounding and precision
 //! control, the instruction set of the 387 and its successors up to
-//! FISTTP and FXSAVE/FXRSTOR, and its exception model (SDM vol. 1, ch. 8).
+//! FISTTP, FXSAVE/FXRSTOR and the XSAVE feature set for the x87 and SSE
+//! components, and its exception model (SDM vol. 1, ch. 8).
 //!
 //! Files, one job each: `float80` (the format and its encodings),
 //! `softfloat` (correctly rounded arithmetic and conversions), `wide` and
 //! `math` (128-bit internal arithmetic for the transcendental functions),
 //! `stack` (TOP, tags, status bookkeeping), and the instruction families
 //! `load_store`, `arith`, `compare`, `control`, `environment`
-//! (FSTENV/FSAVE layouts), `fxsave` and `transcendental`.
+//! (FSTENV/FSAVE layouts), `fxsave`, `xsave` and `transcendental`.
 //!
 //! Exceptions. Every instruction computes with a [`softfloat::Ctx`] built
 //! from the control word; its raised flags are merged into the status
@@ -35,11 +36,14 @@ pub mod softfloat;
 mod stack;
 mod transcendental;
 mod wide;
+pub mod xsave;
 
 #[cfg(all(test, target_arch = "x86_64"))]
 mod host_tests;
 #[cfg(test)]
 mod program_tests;
+#[cfg(test)]
+mod xsave_tests;
 
 use crate::cpu::catalog::Handler;
 use crate::cpu::exec::operand::{addr_size, size_mask};
@@ -53,8 +57,8 @@ use softfloat::Ctx;
 
 type R = Result<(), Fault>;
 
-/// The handler for an x87 instruction (the D8-DF escapes and FXSAVE/
-/// FXRSTOR), or `None` for codes that are no x87 instruction of ours.
+/// The handler for an x87 instruction (the D8-DF escapes, FXSAVE/
+/// FXRSTOR and the XSAVE family), or `None` for codes that are no x87 instruction of ours.
 pub fn handler(code: Code) -> Option<Handler> {
     Some(match code.mnemonic() {
         M::Fld
@@ -143,6 +147,11 @@ pub fn handler(code: Code) -> Option<Handler> {
             environment::environment
         }
         M::Fxsave | M::Fxsave64 | M::Fxrstor | M::Fxrstor64 => fxsave::fxsave_fxrstor,
+        M::Xsave | M::Xsave64 | M::Xsaveopt | M::Xsaveopt64 | M::Xrstor | M::Xrstor64 => {
+            xsave::xsave_xrstor
+        }
+        M::Xgetbv => xsave::xgetbv,
+        M::Xsetbv => xsave::xsetbv,
         M::Fsin
         | M::Fcos
         | M::Fsincos
@@ -246,6 +255,9 @@ pub(super) fn signal(ex: &mut Exec, flags: u16) {
     if flags & !x.fcw & sw::EXCEPTIONS != 0 {
         if x.fsw & sw::ES == 0 && ex.s.cr0 & cr0::NE == 0 {
             x.ferr_pending = true;
+            // The board raises IRQ13 when the run loop returns: return now,
+            // not after the rest of the time slice.
+            ex.yield_now = true;
         }
         x.fsw |= sw::ES | sw::B;
     }
