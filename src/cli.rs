@@ -116,6 +116,10 @@ pub struct RunArgs {
     /// (Debian's seabios package ships both).
     #[arg(long, value_name = "FILE")]
     pub vga_rom: Option<PathBuf>,
+    /// Show the screen: window (needs the gui feature and a desktop) or
+    /// none.
+    #[arg(long, default_value = "none", value_parser = ["window", "none"])]
+    pub display: String,
     /// Save the screen as a PNG file when xlat exits (and on Ctrl-A s at
     /// the console; default name there: xlat-screenshot.png).
     #[arg(long, value_name = "FILE.png")]

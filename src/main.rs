@@ -72,6 +72,9 @@ fn boot(args: &cli::RunArgs) -> Result<ExitCode, String> {
     if let Some(path) = &args.screenshot {
         machine.screenshot_path = path.clone();
     }
+    if args.display == "window" {
+        open_window(&mut machine)?;
+    }
     if let Some(rom) = vga_rom_path(args) {
         let data = std::fs::read(&rom)
             .map_err(|e| format!("cannot read VGA BIOS {}: {e}", rom.display()))?;
@@ -197,4 +200,15 @@ fn vga_rom_path(args: &cli::RunArgs) -> Option<std::path::PathBuf> {
     }
     let sibling = args.bios.as_ref()?.parent()?.join("vgabios-isavga.bin");
     sibling.is_file().then_some(sibling)
+}
+
+#[cfg(feature = "gui")]
+fn open_window(machine: &mut Machine) -> Result<(), String> {
+    machine.attach_frontend(Box::new(xlat::host::display::Display::new()?));
+    Ok(())
+}
+
+#[cfg(not(feature = "gui"))]
+fn open_window(_machine: &mut Machine) -> Result<(), String> {
+    Err("--display window: this xlat was built without the gui feature".into())
 }

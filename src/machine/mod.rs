@@ -4,6 +4,7 @@
 pub mod clock;
 pub mod e820;
 mod firmware;
+pub mod frontend;
 pub mod linux_boot;
 pub mod platform;
 pub mod serial_input;
@@ -92,6 +93,8 @@ pub struct Machine {
     serial_input: Option<SerialInput>,
     /// Where Ctrl-A s saves the screen.
     pub screenshot_path: std::path::PathBuf,
+    /// A window showing the screen, and when it last drew.
+    frontend: Option<(Box<dyn frontend::Frontend>, std::time::Instant)>,
 }
 
 /// Instructions run between looks at the machine's devices.
@@ -131,6 +134,7 @@ impl Machine {
             resets: 0,
             serial_input: None,
             screenshot_path: "xlat-screenshot.png".into(),
+            frontend: None,
         })
     }
 
@@ -195,6 +199,24 @@ impl Machine {
             ),
             Err(e) => eprint!("\r\nxlat: {e}\r\n"),
         }
+    }
+
+    /// Shows the machine through `frontend` (a window) from now on.
+    pub fn attach_frontend(&mut self, frontend: Box<dyn frontend::Frontend>) {
+        self.frontend = Some((frontend, std::time::Instant::now()));
+    }
+
+    /// Lets the front end draw and take input once per frame interval of
+    /// host time. False when the user closed it.
+    fn refresh_frontend(&mut self) -> bool {
+        let Some((frontend, last)) = self.frontend.as_mut() else {
+            return true;
+        };
+        if last.elapsed() < frontend::FRAME_INTERVAL {
+            return true;
+        }
+        *last = std::time::Instant::now();
+        frontend.refresh(&self.platform)
     }
 
     /// Feeds `input` to COM1's receiver from now on.
@@ -267,7 +289,7 @@ impl Machine {
                 return RunOutcome::InstructionLimit;
             }
             self.clock.set_icount(icount);
-            if self.pump_serial_input(None) {
+            if self.pump_serial_input(None) || !self.refresh_frontend() {
                 return RunOutcome::Quit;
             }
             self.platform.advance_timers();
