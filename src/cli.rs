@@ -116,6 +116,10 @@ pub struct RunArgs {
     /// (Debian's seabios package ships both).
     #[arg(long, value_name = "FILE")]
     pub vga_rom: Option<PathBuf>,
+    /// Let the firmware offer its boot menu (SeaBIOS: "Press ESC for boot
+    /// menu", waiting MS milliseconds).
+    #[arg(long, value_name = "MS", num_args = 0..=1, default_missing_value = "2500")]
+    pub boot_menu: Option<u16>,
     /// Show the screen: window (needs the gui feature and a desktop) or
     /// none.
     #[arg(long, default_value = "none", value_parser = ["window", "none"])]

@@ -72,6 +72,9 @@ fn boot(args: &cli::RunArgs) -> Result<ExitCode, String> {
     if let Some(path) = &args.screenshot {
         machine.screenshot_path = path.clone();
     }
+    if let Some(wait_ms) = args.boot_menu {
+        machine.enable_boot_menu(wait_ms)?;
+    }
     if args.display == "window" {
         open_window(&mut machine)?;
     }

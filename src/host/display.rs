@@ -84,6 +84,7 @@ impl Display {
         }
         let mut kbd = platform.i8042.lock().unwrap_or_else(|e| e.into_inner());
         for key in pressed {
+            log::debug!("host key {key:?} pressed");
             if let Some(code) = keymap::set2(key) {
                 kbd.key_event(code, true);
             }
@@ -131,10 +132,10 @@ impl Frontend for Display {
             .unwrap_or_else(|e| e.into_inner())
             .render();
         self.show(&frame);
-        if self.window.is_active() {
-            self.forward_keys(platform);
-            self.forward_mouse(platform);
-        }
+        // X delivers keys only to the focused window, so no focus check
+        // is needed (and window managers differ in reporting it).
+        self.forward_keys(platform);
+        self.forward_mouse(platform);
         self.window.is_open()
     }
 }

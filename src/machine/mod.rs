@@ -219,6 +219,18 @@ impl Machine {
         frontend.refresh(&self.platform)
     }
 
+    /// Tells the firmware to offer its boot menu for `wait_ms` (fw_cfg's
+    /// boot-menu item and SeaBIOS's etc/boot-menu-wait).
+    pub fn enable_boot_menu(&mut self, wait_ms: u16) -> Result<(), String> {
+        let mut cfg = lock(&self.platform.fw_cfg);
+        cfg.set_item(
+            crate::devices::fw_cfg::KEY_BOOT_MENU,
+            1u16.to_le_bytes().to_vec(),
+        );
+        cfg.add_file("etc/boot-menu-wait", wait_ms.to_le_bytes().to_vec())
+            .map_err(|e| e.to_string())
+    }
+
     /// Feeds `input` to COM1's receiver from now on.
     pub fn attach_serial_input(&mut self, input: SerialInput) {
         self.serial_input = Some(input);
