@@ -55,20 +55,29 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<Tally, String> {
             "form", "cases", "passed", "failed", "skipped"
         );
         let edx = native::host_cpuid1_edx();
+        let ecx = native::host_cpuid1_ecx();
         let host_has = |code: iced_x86::Code| {
             use iced_x86::CpuidFeature as F;
             code.cpuid_features().iter().all(|f| {
-                let bit = match f {
-                    F::MMX => 23,
-                    F::SSE => 25,
-                    F::SSE2 => 26,
-                    F::CLFSH => 19,
+                let (reg, bit) = match f {
+                    F::MMX => (edx, 23),
+                    F::SSE => (edx, 25),
+                    F::SSE2 => (edx, 26),
+                    F::CLFSH => (edx, 19),
+                    F::SSE3 => (ecx, 0),
+                    F::SSSE3 => (ecx, 9),
+                    F::SSE4_1 => (ecx, 19),
+                    F::SSE4_2 => (ecx, 20),
+                    F::POPCNT => (ecx, 23),
                     _ => return true,
                 };
-                edx & (1 << bit) != 0
+                reg & (1 << bit) != 0
             })
         };
-        let all = integer_forms();
+        let all: Vec<Form> = integer_forms()
+            .into_iter()
+            .filter(|f| host_has(f.code))
+            .collect();
         let simd = simd_forms(host_has);
         let missing = simd_forms(|_| true).len() - simd.len();
         if missing > 0 {
