@@ -1,5 +1,5 @@
-//! A bounded hostcheck run: every integer, MMX, SSE and SSE2 form against
-//! the host CPU. (`xlat hostcheck` runs 10,000 cases per form; CI runs a
+//! A bounded hostcheck run: every integer, MMX, SSE, SSE2, SSE3, SSSE3,
+//! SSE4.1 and SSE4.2 form (and POPCNT, CRC32) against the host CPU. (`xlat hostcheck` runs 10,000 cases per form; CI runs a
 //! sample.)
 
 #[cfg(target_arch = "x86_64")]
@@ -19,15 +19,21 @@ fn integer_and_simd_forms_match_the_host_cpu() {
         "too few forms: {}\n{report}",
         tally.forms
     );
-    // Every legacy MMX/SSE/SSE2 form with operands hostcheck can draw
-    // (all of them: 311), unless the host lacks the feature.
+    // Every legacy MMX to SSE4.2 form with operands hostcheck can draw
+    // (all of them), unless the host lacks the feature.
     let simd = xlat::hostcheck::simd_forms(|_| true).len();
-    assert!(simd >= 300, "too few SIMD forms: {simd}");
+    assert!(simd >= 400, "too few SIMD forms: {simd}");
     for want in [
         "Addps_xmm_xmmm128",
         "Cvtsd2si_r64_xmmm64",
         "Pmaddwd_mm_mmm64",
         "Psubusb_xmm_xmmm128",
+        "Haddps_xmm_xmmm128",
+        "Pshufb_mm_mmm64",
+        "Roundsd_xmm_xmmm64_imm8",
+        "Pcmpestri64_xmm_xmmm128_imm8",
+        "Popcnt_r64_rm64",
+        "Crc32_r64_rm8",
     ] {
         assert!(report.contains(want), "{want} not checked\n{report}");
     }

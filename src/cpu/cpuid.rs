@@ -30,9 +30,15 @@ mod edx1 {
     pub const SSE2: u32 = 1 << 26;
 }
 
-/// Leaf 1 ECX feature bits.
+/// Leaf 1 ECX feature bits. MONITOR (bit 3) is not reported: MONITOR and
+/// MWAIT raise #UD.
 mod ecx1 {
+    pub const SSE3: u32 = 1 << 0;
+    pub const SSSE3: u32 = 1 << 9;
     pub const CX16: u32 = 1 << 13;
+    pub const SSE41: u32 = 1 << 19;
+    pub const SSE42: u32 = 1 << 20;
+    pub const POPCNT: u32 = 1 << 23;
 }
 
 /// Leaf 7 subleaf 0 EBX feature bits.
@@ -89,7 +95,7 @@ pub fn cpuid(leaf: u32, subleaf: u32) -> (u32, u32, u32, u32) {
             SIGNATURE,
             // CLFLUSH line size 64 bytes (in 8-byte units).
             8 << 8,
-            ecx1::CX16,
+            ecx1::CX16 | ecx1::SSE3 | ecx1::SSSE3 | ecx1::SSE41 | ecx1::SSE42 | ecx1::POPCNT,
             // No APIC (no local APIC device yet).
             FPU | DE
                 | PSE
@@ -172,6 +178,21 @@ mod tests {
         assert_ne!(ext & edx_ext1::NX, 0);
         assert_ne!(ext & edx_ext1::LM, 0);
         assert_eq!(cpuid(0x8000_0008, 0).0 & 0xff, 40);
+    }
+
+    #[test]
+    fn sse3_to_sse4_2_and_popcnt_reported_but_not_monitor() {
+        let (_, _, ecx, _) = cpuid(1, 0);
+        for bit in [
+            ecx1::SSE3,
+            ecx1::SSSE3,
+            ecx1::SSE41,
+            ecx1::SSE42,
+            ecx1::POPCNT,
+        ] {
+            assert_ne!(ecx & bit, 0);
+        }
+        assert_eq!(ecx & (1 << 3), 0, "MONITOR/MWAIT");
     }
 
     #[test]
