@@ -43,6 +43,8 @@ mod string_compare;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_sse3_sse4;
 
 use crate::cpu::catalog::Handler;
 use crate::cpu::exec::operand::{addr_size, size_mask};

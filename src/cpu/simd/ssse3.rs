@@ -117,9 +117,9 @@ mod tests {
     fn pshufb_zeroes_on_the_high_bit_and_wraps_the_index() {
         let a: u128 = 0x0f0e_0d0c_0b0a_0908_0706_0504_0302_0100;
         // Selectors 0x80 (zero), 0x11 (index 1 in XMM), 0x0f.
-        let b: u128 = 0x0f11_80;
+        let b: u128 = 0x000f_1180;
         let r = compute(M::Pshufb, a, b, 16, 0);
-        assert_eq!(r & 0xff_ffff, 0x0f01_00);
+        assert_eq!(r & 0xff_ffff, 0x000f_0100);
         // MMX: the index is 3 bits.
         let r = compute(M::Pshufb, 0x0706_0504_0302_0100, 0x0f, 8, 0);
         assert_eq!(r & 0xff, 7);

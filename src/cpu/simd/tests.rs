@@ -10,11 +10,13 @@ use crate::mem::GuestMemory;
 use iced_x86::code_asm::*;
 
 const CODE: u64 = 0x4000;
-const DATA: u64 = 0x8000;
+pub(super) const DATA: u64 = 0x8000;
 
 /// A flat 32-bit protected-mode CPU whose exception handlers put the
 /// vector in EAX and halt.
-fn machine(build: impl FnOnce(&mut CodeAssembler) -> Result<(), IcedError>) -> (Cpu, GuestMemory) {
+pub(super) fn machine(
+    build: impl FnOnce(&mut CodeAssembler) -> Result<(), IcedError>,
+) -> (Cpu, GuestMemory) {
     let mut mem = GuestMemory::new(1 << 20).unwrap();
     let mut a = CodeAssembler::new(32).unwrap();
     build(&mut a).unwrap();
@@ -29,13 +31,13 @@ fn machine(build: impl FnOnce(&mut CodeAssembler) -> Result<(), IcedError>) -> (
     (cpu, mem)
 }
 
-fn run(cpu: &mut Cpu, mem: &mut GuestMemory) {
+pub(super) fn run(cpu: &mut Cpu, mem: &mut GuestMemory) {
     let mut io = PortBus::default();
     assert_eq!(cpu.run(mem, &mut io, 1000, None), StopReason::Halted);
 }
 
 /// The vector of the exception the program ended with (0xffff: none).
-fn outcome(cpu: &Cpu) -> u64 {
+pub(super) fn outcome(cpu: &Cpu) -> u64 {
     cpu.state.gpr[RAX]
 }
 
