@@ -8,6 +8,7 @@ fn integer_and_simd_forms_match_the_host_cpu() {
     let opts = xlat::hostcheck::Options {
         cases: 200,
         filter: None,
+        features: Vec::new(),
         seed: 0x1234_5678,
         verbose: true,
     };
@@ -38,4 +39,26 @@ fn integer_and_simd_forms_match_the_host_cpu() {
         assert!(report.contains(want), "{want} not checked\n{report}");
     }
     assert_eq!(tally.failed, 0, "differences from the host:\n{report}");
+}
+
+/// `--feature` keeps exactly the forms of the named CPUID features:
+/// SSE4.2 is PCMPGTQ, the six string compares and the five CRC32 forms.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn the_feature_filter_selects_one_instruction_set() {
+    let opts = xlat::hostcheck::Options {
+        cases: 50,
+        filter: None,
+        features: vec!["sse4_2".into()],
+        seed: 7,
+        verbose: true,
+    };
+    let mut out = Vec::new();
+    let tally = xlat::hostcheck::run(&opts, &mut out).expect("hostcheck runs");
+    let report = String::from_utf8_lossy(&out);
+    assert_eq!(tally.forms, 12, "{report}");
+    assert!(report.contains("Pcmpistrm_xmm_xmmm128_imm8"), "{report}");
+    assert!(report.contains("Crc32_r32_rm16"), "{report}");
+    assert!(!report.contains("Pmulld"), "{report}");
+    assert_eq!(tally.failed, 0, "{report}");
 }

@@ -20,6 +20,9 @@ pub struct Options {
     pub cases: u64,
     /// Only forms whose name contains this.
     pub filter: Option<String>,
+    /// Only forms that need one of these CPUID features (iced-x86's
+    /// `CpuidFeature` names, any case); empty: all.
+    pub features: Vec<String>,
     pub seed: u64,
     /// Print the first failing case of each form.
     pub verbose: bool,
@@ -91,6 +94,14 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<Tally, String> {
                 .filter
                 .as_deref()
                 .is_some_and(|f| !form.name.contains(f))
+            {
+                continue;
+            }
+            if !opts.features.is_empty()
+                && !form.code.cpuid_features().iter().any(|f| {
+                    let name = format!("{f:?}");
+                    opts.features.iter().any(|w| w.eq_ignore_ascii_case(&name))
+                })
             {
                 continue;
             }
