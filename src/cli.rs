@@ -30,6 +30,10 @@ pub struct HostcheckArgs {
     /// Only forms whose iced-x86 Code name contains this text.
     #[arg(long)]
     pub filter: Option<String>,
+    /// Only forms of these CPUID features (iced-x86 names, comma-separated:
+    /// SSE3,SSSE3,SSE4_1,SSE4_2,POPCNT).
+    #[arg(long, value_delimiter = ',')]
+    pub feature: Vec<String>,
     /// Seed of the random generator.
     #[arg(long, default_value_t = 0x5eed)]
     pub seed: u64,
@@ -53,6 +57,7 @@ pub fn run_hostcheck(args: &HostcheckArgs) -> Result<ExitCode, String> {
     let opts = xlat::hostcheck::Options {
         cases: args.cases,
         filter: args.filter.clone(),
+        features: args.feature.clone(),
         seed: args.seed,
         verbose: args.verbose,
         mode: match args.mode {

@@ -1,5 +1,5 @@
-//! A bounded hostcheck run: every integer, MMX, SSE and SSE2 form against
-//! the host CPU. (`xlat hostcheck` runs 10,000 cases per form; CI runs a
+//! A bounded hostcheck run: every integer, MMX, SSE, SSE2, SSE3, SSSE3,
+//! SSE4.1 and SSE4.2 form (and POPCNT, CRC32) against the host CPU. (`xlat hostcheck` runs 10,000 cases per form; CI runs a
 //! sample.)
 
 #[cfg(target_arch = "x86_64")]
@@ -8,6 +8,7 @@ fn integer_and_simd_forms_match_the_host_cpu() {
     let opts = xlat::hostcheck::Options {
         cases: 200,
         filter: None,
+        features: Vec::new(),
         seed: 0x1234_5678,
         verbose: true,
         mode: xlat::hostcheck::Mode::Long,
@@ -20,15 +21,21 @@ fn integer_and_simd_forms_match_the_host_cpu() {
         "too few forms: {}\n{report}",
         tally.forms
     );
-    // Every legacy MMX/SSE/SSE2 form with operands hostcheck can draw
-    // (all of them: 311), unless the host lacks the feature.
+    // Every legacy MMX to SSE4.2 form with operands hostcheck can draw
+    // (all of them), unless the host lacks the feature.
     let simd = xlat::hostcheck::simd_forms(|_| true).len();
-    assert!(simd >= 300, "too few SIMD forms: {simd}");
+    assert!(simd >= 400, "too few SIMD forms: {simd}");
     for want in [
         "Addps_xmm_xmmm128",
         "Cvtsd2si_r64_xmmm64",
         "Pmaddwd_mm_mmm64",
         "Psubusb_xmm_xmmm128",
+        "Haddps_xmm_xmmm128",
+        "Pshufb_mm_mmm64",
+        "Roundsd_xmm_xmmm64_imm8",
+        "Pcmpestri64_xmm_xmmm128_imm8",
+        "Popcnt_r64_rm64",
+        "Crc32_r64_rm8",
     ] {
         assert!(report.contains(want), "{want} not checked\n{report}");
     }
@@ -44,6 +51,7 @@ fn compat32_forms_match_the_host_cpu() {
     let opts = xlat::hostcheck::Options {
         cases: 200,
         filter: None,
+        features: Vec::new(),
         seed: 0x8765_4321,
         verbose: true,
         mode: xlat::hostcheck::Mode::Compat32,
@@ -68,4 +76,27 @@ fn compat32_forms_match_the_host_cpu() {
         assert!(report.contains(want), "{want} not checked\n{report}");
     }
     assert_eq!(tally.failed, 0, "differences from the host:\n{report}");
+}
+
+/// `--feature` keeps exactly the forms of the named CPUID features:
+/// SSE4.2 is PCMPGTQ, the six string compares and the five CRC32 forms.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn the_feature_filter_selects_one_instruction_set() {
+    let opts = xlat::hostcheck::Options {
+        cases: 50,
+        filter: None,
+        features: vec!["sse4_2".into()],
+        seed: 7,
+        verbose: true,
+        mode: xlat::hostcheck::Mode::Long,
+    };
+    let mut out = Vec::new();
+    let tally = xlat::hostcheck::run(&opts, &mut out).expect("hostcheck runs");
+    let report = String::from_utf8_lossy(&out);
+    assert_eq!(tally.forms, 12, "{report}");
+    assert!(report.contains("Pcmpistrm_xmm_xmmm128_imm8"), "{report}");
+    assert!(report.contains("Crc32_r32_rm16"), "{report}");
+    assert!(!report.contains("Pmulld"), "{report}");
+    assert_eq!(tally.failed, 0, "{report}");
 }

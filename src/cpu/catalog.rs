@@ -55,6 +55,8 @@ fn entry_for(code: Code) -> Entry {
         M::Bts | M::Btr | M::Btc => (x::bit_test, true),
         M::Bsf | M::Bsr | M::Tzcnt | M::Lzcnt => (x::bit_scan, false),
         M::Bswap => (x::bswap, false),
+        M::Popcnt => (x::popcnt, false),
+        M::Crc32 => (x::crc32, false),
         M::Mov => match code {
             Code::Mov_r32_cr | Code::Mov_r64_cr | Code::Mov_cr_r32 | Code::Mov_cr_r64 => {
                 (x::mov_cr as Handler, false)

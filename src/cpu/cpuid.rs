@@ -30,9 +30,15 @@ mod edx1 {
     pub const SSE2: u32 = 1 << 26;
 }
 
-/// Leaf 1 ECX feature bits.
+/// Leaf 1 ECX feature bits. MONITOR (bit 3) is not reported: MONITOR and
+/// MWAIT raise #UD.
 pub mod ecx1 {
+    pub const SSE3: u32 = 1 << 0;
+    pub const SSSE3: u32 = 1 << 9;
     pub const CX16: u32 = 1 << 13;
+    pub const SSE41: u32 = 1 << 19;
+    pub const SSE42: u32 = 1 << 20;
+    pub const POPCNT: u32 = 1 << 23;
     pub const XSAVE: u32 = 1 << 26;
     /// Mirrors CR4.OSXSAVE: the CPUID instruction adds it (see `system`).
     pub const OSXSAVE: u32 = 1 << 27;
@@ -93,7 +99,13 @@ pub fn cpuid(leaf: u32, subleaf: u32) -> (u32, u32, u32, u32) {
             SIGNATURE,
             // CLFLUSH line size 64 bytes (in 8-byte units).
             8 << 8,
-            ecx1::CX16 | ecx1::XSAVE,
+            ecx1::CX16
+                | ecx1::SSE3
+                | ecx1::SSSE3
+                | ecx1::SSE41
+                | ecx1::SSE42
+                | ecx1::POPCNT
+                | ecx1::XSAVE,
             // No APIC (no local APIC device yet).
             FPU | DE
                 | PSE
@@ -208,6 +220,21 @@ mod tests {
             assert_eq!(cpuid(0xd, sub), (0, 0, 0, 0));
         }
         assert_ne!(CR4_SUPPORTED & cr4::OSXSAVE, 0);
+    }
+
+    #[test]
+    fn sse3_to_sse4_2_and_popcnt_reported_but_not_monitor() {
+        let (_, _, ecx, _) = cpuid(1, 0);
+        for bit in [
+            ecx1::SSE3,
+            ecx1::SSSE3,
+            ecx1::SSE41,
+            ecx1::SSE42,
+            ecx1::POPCNT,
+        ] {
+            assert_ne!(ecx & bit, 0);
+        }
+        assert_eq!(ecx & (1 << 3), 0, "MONITOR/MWAIT");
     }
 
     #[test]

@@ -330,6 +330,9 @@ pub fn generate_for(form: &Form, rng: &mut Rng, bits: u32) -> Option<Case> {
             start.xmm = [start.xmm[0]; 16];
         }
     }
+    if is_string_compare(form.code.mnemonic()) {
+        string_operands(&mut start, &mut buf, rng);
+    }
     // LDMXCSR must load a valid, all-masked MXCSR.
     if form.code.mnemonic() == Mnemonic::Ldmxcsr {
         let at = (BUF_MID as i64 + insn.memory_displacement64() as i64) as usize;
@@ -357,6 +360,57 @@ pub fn generate_for(form: &Form, rng: &mut Rng, bits: u32) -> Option<Case> {
         stack_in_buffer: bits != 64 && insn.is_stack_instruction(),
         addr16: addr16 && (0..insn.op_count()).any(|i| insn.op_kind(i) == OpKind::Memory),
     })
+}
+
+fn is_string_compare(m: Mnemonic) -> bool {
+    use Mnemonic::*;
+    matches!(
+        m,
+        Pcmpestri | Pcmpestri64 | Pcmpestrm | Pcmpestrm64 | Pcmpistri | Pcmpistrm
+    )
+}
+
+/// PCMPxSTRx operands that exercise matches: vectors over a small
+/// alphabet with zero terminators (bytes or words), sometimes full, and
+/// lengths in EAX/EDX around the element counts, negative too.
+fn string_operands(start: &mut Outcome, buf: &mut [u8; BUF], rng: &mut Rng) {
+    let text = |rng: &mut Rng| -> u128 {
+        let alphabet = [0u8, b'a', b'b', b'c', 0x80, 0xff, 0x7f, b'a'];
+        let mut b = [0u8; 16];
+        for x in b.iter_mut() {
+            *x = alphabet[(rng.next() % 8) as usize];
+        }
+        // Mostly words of 0x00xx too, so word forms see terminators.
+        if rng.next() % 2 == 0 {
+            for i in (1..16).step_by(2) {
+                if rng.next() % 4 != 0 {
+                    b[i] = 0;
+                }
+            }
+        }
+        // A terminator at a random place, or none.
+        let cut = (rng.next() % 20) as usize;
+        if cut < 16 {
+            b[cut] = 0;
+        }
+        u128::from_le_bytes(b)
+    };
+    for x in start.xmm.iter_mut() {
+        let v = text(rng);
+        *x = [v as u64, (v >> 64) as u64];
+    }
+    for chunk in buf.chunks_mut(16) {
+        let v = text(rng).to_le_bytes();
+        chunk.copy_from_slice(&v[..chunk.len()]);
+    }
+    for r in [0, 2] {
+        start.gpr[r] = match rng.next() % 4 {
+            0 => rng.next(),
+            1 => (rng.next() % 40).wrapping_sub(20),
+            2 => (rng.next() % 40).wrapping_sub(20) | 0xffff_ffff_0000_0000 & rng.next(),
+            _ => rng.next() % 18,
+        };
+    }
 }
 
 fn reg_operand(insn: &mut Instruction, i: u32, bytes: u32, bits: u32, rng: &mut Rng) {

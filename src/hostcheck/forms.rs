@@ -210,8 +210,8 @@ pub fn integer_forms() -> Vec<Form> {
         .collect()
 }
 
-/// The MMX, SSE and SSE2 forms (and their cache-control companions)
-/// whose features `host_has` reports.
+/// The MMX, SSE, SSE2, SSE3, SSSE3, SSE4.1 and SSE4.2 forms (and their
+/// cache-control companions) whose features `host_has` reports.
 pub fn simd_forms(host_has: impl Fn(Code) -> bool) -> Vec<Form> {
     forms_where(|code| crate::cpu::simd::handler(code).is_some() && host_has(code))
 }

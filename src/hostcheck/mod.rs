@@ -35,6 +35,9 @@ pub struct Options {
     pub cases: u64,
     /// Only forms whose name contains this.
     pub filter: Option<String>,
+    /// Only forms that need one of these CPUID features (iced-x86's
+    /// `CpuidFeature` names, any case); empty: all.
+    pub features: Vec<String>,
     pub seed: u64,
     /// Print the first failing case of each form.
     pub verbose: bool,
@@ -73,17 +76,23 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<Tally, String> {
             let mut native =
                 native::NativeRunner::new().map_err(|e| format!("native runner: {e}"))?;
             let edx = native::host_cpuid1_edx();
+            let ecx = native::host_cpuid1_ecx();
             let host_has = |code: iced_x86::Code| {
                 use iced_x86::CpuidFeature as F;
                 code.cpuid_features().iter().all(|f| {
-                    let bit = match f {
-                        F::MMX => 23,
-                        F::SSE => 25,
-                        F::SSE2 => 26,
-                        F::CLFSH => 19,
+                    let (reg, bit) = match f {
+                        F::MMX => (edx, 23),
+                        F::SSE => (edx, 25),
+                        F::SSE2 => (edx, 26),
+                        F::CLFSH => (edx, 19),
+                        F::SSE3 => (ecx, 0),
+                        F::SSSE3 => (ecx, 9),
+                        F::SSE4_1 => (ecx, 19),
+                        F::SSE4_2 => (ecx, 20),
+                        F::POPCNT => (ecx, 23),
                         _ => return true,
                     };
-                    edx & (1 << bit) != 0
+                    reg & (1 << bit) != 0
                 })
             };
             let simd = simd_forms(host_has);
@@ -94,7 +103,11 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<Tally, String> {
                     "{missing} SIMD forms skipped: the host CPU lacks their features"
                 );
             }
-            let forms: Vec<Form> = integer_forms().into_iter().chain(simd).collect();
+            let forms: Vec<Form> = integer_forms()
+                .into_iter()
+                .filter(|f| host_has(f.code))
+                .chain(simd)
+                .collect();
             let mut run = |c: &case::Case| Some(native.run(c));
             check_forms(
                 opts, out, &forms, 64, "", &mut rng, &mut run, &mut guest, &mut total,
@@ -159,6 +172,14 @@ fn check_forms(
             .filter
             .as_deref()
             .is_some_and(|f| !form.name.contains(f))
+        {
+            continue;
+        }
+        if !opts.features.is_empty()
+            && !form.code.cpuid_features().iter().any(|f| {
+                let name = format!("{f:?}");
+                opts.features.iter().any(|w| w.eq_ignore_ascii_case(&name))
+            })
         {
             continue;
         }

@@ -46,6 +46,11 @@ pub fn host_cpuid1_edx() -> u32 {
     std::arch::x86_64::__cpuid(1).edx
 }
 
+/// Leaf 1 ECX of the host CPU.
+pub fn host_cpuid1_ecx() -> u32 {
+    std::arch::x86_64::__cpuid(1).ecx
+}
+
 pub struct NativeRunner {
     prologue: Vec<u8>,
     epilogue: Vec<u8>,

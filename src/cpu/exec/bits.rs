@@ -1,10 +1,10 @@
 //! Bit instructions: BT, BTS, BTR, BTC, BSF, BSR (and F3-prefixed as
-//! TZCNT/LZCNT), BSWAP.
+//! TZCNT/LZCNT), BSWAP, POPCNT.
 
 use super::operand::{sext, size_mask};
 use super::Exec;
 use crate::cpu::fault::Fault;
-use crate::cpu::state::rflags::{CF, ZF};
+use crate::cpu::state::rflags::{ARITH, CF, ZF};
 use iced_x86::{Instruction, Mnemonic, OpKind};
 
 type R = Result<(), Fault>;
@@ -82,4 +82,14 @@ pub fn bswap(ex: &mut Exec, insn: &Instruction) -> R {
         _ => v.swap_bytes(),
     };
     ex.write_op(insn, 0, r)
+}
+
+/// POPCNT: the number of set bits; ZF = (source == 0), the other
+/// arithmetic flags cleared (SDM vol. 2, POPCNT).
+pub fn popcnt(ex: &mut Exec, insn: &Instruction) -> R {
+    let size = ex.op_size(insn, 0);
+    let v = ex.read_op(insn, 1)? & size_mask(size);
+    ex.write_op(insn, 0, v.count_ones() as u64)?;
+    ex.s.set_arith_flags(ARITH, if v == 0 { ZF } else { 0 });
+    Ok(())
 }

@@ -14,9 +14,8 @@
 
 use crate::cpu::x87::float80::sw;
 pub use crate::cpu::x87::softfloat::Relation as Rel;
-use crate::cpu::x87::softfloat::{
-    pack_ieee, round, shift_right_jam, Ctx, Format, Rounding, DOUBLE, SINGLE,
-};
+pub use crate::cpu::x87::softfloat::Rounding;
+use crate::cpu::x87::softfloat::{pack_ieee, round, shift_right_jam, Ctx, Format, DOUBLE, SINGLE};
 
 /// One instruction's view of MXCSR, and the flags it raised.
 pub struct Env {
@@ -406,14 +405,7 @@ pub fn to_int(e: &mut Env, f: Fmt, a: u64, bits: u32, truncate: bool) -> u64 {
         (m >> shift, m << (128 - shift))
     };
     let rc = if truncate { Rounding::Zero } else { e.c.rc };
-    let up = rest != 0
-        && match rc {
-            Rounding::Nearest => rest >> 127 == 1 && (rest << 1 != 0 || int & 1 == 1),
-            Rounding::Up => !sign,
-            Rounding::Down => sign,
-            Rounding::Zero => false,
-        };
-    let int = int + up as u128;
+    let int = int + rounds_up(rc, sign, int, rest) as u128;
     let limit = 1u128 << (bits - 1);
     if (!sign && int >= limit) || (sign && int > limit) {
         e.raise(sw::IE);
@@ -428,6 +420,56 @@ pub fn to_int(e: &mut Env, f: Fmt, a: u64, bits: u32, truncate: bool) -> u64 {
         int as u64
     };
     v & (u64::MAX >> (64 - bits))
+}
+
+/// Whether the magnitude `int` with the discarded fraction bits `rest`
+/// (binary point above bit 127) rounds away from zero under `rc`.
+fn rounds_up(rc: Rounding, sign: bool, int: u128, rest: u128) -> bool {
+    rest != 0
+        && match rc {
+            Rounding::Nearest => rest >> 127 == 1 && (rest << 1 != 0 || int & 1 == 1),
+            Rounding::Up => !sign,
+            Rounding::Down => sign,
+            Rounding::Zero => false,
+        }
+}
+
+/// Format `f` rounded to an integral value of the same format under
+/// `rc` (ROUNDPS/PD/SS/SD): an SNaN raises IE and is quietened, zeros and
+/// infinities pass unchanged, a result of zero keeps the source's sign,
+/// and an inexact result raises PE unless `quiet_inexact` (imm8[3]).
+/// DAZ applies to the source; DE is never raised (SDM vol. 2, ROUNDPS).
+pub fn round_integral(e: &mut Env, f: Fmt, a: u64, rc: Rounding, quiet_inexact: bool) -> u64 {
+    let a = e.prep(f, a);
+    if let Some(n) = e.nan1(f, a) {
+        return n;
+    }
+    if f.is_inf(a) || f.is_zero(a) {
+        return a;
+    }
+    let (sign, ex, m) = f.unpack(a);
+    let shift = 127 - ex;
+    if shift <= 0 {
+        return a;
+    }
+    let shift = shift as u32;
+    let (int, rest) = if shift >= 128 {
+        (0u128, if shift == 128 { m } else { 1 })
+    } else {
+        (m >> shift, m << (128 - shift))
+    };
+    if rest == 0 {
+        return a;
+    }
+    if !quiet_inexact {
+        e.raise(sw::PE);
+    }
+    let int = int + rounds_up(rc, sign, int, rest) as u128;
+    if int == 0 {
+        return f.zero(sign);
+    }
+    // Exact: an integer below 2^(frac+1) needs no rounding.
+    e.pack(f, sign, 127, int)
 }
 
 /// Ordered comparison; `signal_qnan`: a QNaN raises IE too (COMIS, the

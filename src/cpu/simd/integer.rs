@@ -1,8 +1,10 @@
 //! Packed integer arithmetic on MMX (64-bit) and XMM (128-bit) registers:
 //! wrapping and saturating add/subtract, multiplies, PMADDWD, PSADBW,
 //! logic, compares, min/max, averages and the shifts (by register,
-//! memory or immediate; PSLLDQ/PSRLDQ by bytes). One lane function per
-//! instruction, applied over 8 or 16 bytes.
+//! memory or immediate; PSLLDQ/PSRLDQ by bytes), and the lane-wise
+//! additions of SSE4.1/4.2 (PMULLD, PMULDQ, PMIN*/PMAX*, PCMPEQQ,
+//! PCMPGTQ). One lane function per instruction, applied over 8 or 16
+//! bytes.
 
 use super::{begin_auto, from_lanes, lane, mmx_transition, read, reg_bytes, write, R};
 use crate::cpu::exec::Exec;
@@ -85,6 +87,31 @@ fn lanewise(m: M) -> Option<(usize, LaneFn)> {
         Pmaxsw => (2, |a, b, w| if sx(a, w) > sx(b, w) { a } else { b }),
         Pavgb => (1, |a, b, _| (a + b + 1) >> 1),
         Pavgw => (2, |a, b, _| (a + b + 1) >> 1),
+        Pmulld => (4, |a, b, _| a.wrapping_mul(b)),
+        Pmuldq => (8, |a, b, _| (sx(a, 4) * sx(b, 4)) as u64),
+        Pminsb | Pminsd => (if m == Pminsb { 1 } else { 4 }, |a, b, w| {
+            if sx(a, w) < sx(b, w) {
+                a
+            } else {
+                b
+            }
+        }),
+        Pmaxsb | Pmaxsd => (if m == Pmaxsb { 1 } else { 4 }, |a, b, w| {
+            if sx(a, w) > sx(b, w) {
+                a
+            } else {
+                b
+            }
+        }),
+        Pminuw => (2, |a, b, _| a.min(b)),
+        Pminud => (4, |a, b, _| a.min(b)),
+        Pmaxuw => (2, |a, b, _| a.max(b)),
+        Pmaxud => (4, |a, b, _| a.max(b)),
+        Pcmpeqq => (8, |a, b, _| if a == b { u64::MAX } else { 0 }),
+        Pcmpgtq => (
+            8,
+            |a, b, _| if (a as i64) > (b as i64) { u64::MAX } else { 0 },
+        ),
         _ => return None,
     })
 }

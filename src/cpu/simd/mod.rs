@@ -1,6 +1,7 @@
-//! MMX, SSE and SSE2: the packed-integer and IEEE single/double
-//! instruction sets on MM0-7 (aliasing the x87 registers) and XMM0-15,
-//! with MXCSR's rounding, masks, flags, DAZ and FTZ (SDM vol. 1, ch. 9-11).
+//! MMX, SSE, SSE2, SSE3, SSSE3, SSE4.1 and SSE4.2: the packed-integer and
+//! IEEE single/double instruction sets on MM0-7 (aliasing the x87
+//! registers) and XMM0-15, with MXCSR's rounding, masks, flags, DAZ and
+//! FTZ (SDM vol. 1, ch. 9-12).
 //!
 //! Files, one job each: `mxcsr` (the control/status register, LDMXCSR/
 //! STMXCSR and SIMD floating-point exception delivery), `ieee` (IEEE
@@ -9,7 +10,10 @@
 //! arithmetic, logic, compares and shifts), `shuffle` (packs, unpacks,
 //! shuffles, PINSRW/PEXTRW), `float` (packed/scalar FP arithmetic and
 //! logic), `compare` (CMPcc, COMIS/UCOMIS), `convert` (CVT*) and `cache`
-//! (fences, prefetches, CLFLUSH).
+//! (fences, prefetches, CLFLUSH); from SSE3 on: `horizontal` (ADDSUB,
+//! HADD, HSUB), `ssse3` (the SSSE3 integer set), `sse41` (PMOVSX/ZX,
+//! PTEST, PHMINPOSUW, MPSADBW), `blend`, `insert_extract`, `round`,
+//! `dot_product` and `string_compare` (PCMPESTRx/PCMPISTRx).
 //!
 //! Checks, in the hardware's order (SDM vol. 3, 13.1 and vol. 2's
 //! exception tables): #UD when CR0.EM = 1 (and, for instructions on XMM
@@ -19,18 +23,28 @@
 //! forms); then #XM (or #UD when CR4.OSXMMEXCPT = 0) for unmasked SIMD
 //! floating-point exceptions, which leave the destination unchanged.
 
+mod blend;
 mod cache;
 mod compare;
 mod convert;
+mod dot_product;
 mod float;
+mod horizontal;
 pub mod ieee;
+mod insert_extract;
 mod integer;
 mod moves;
 pub mod mxcsr;
+mod round;
 mod shuffle;
+mod sse41;
+mod ssse3;
+mod string_compare;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_sse3_sse4;
 
 use crate::cpu::catalog::Handler;
 use crate::cpu::exec::operand::{addr_size, size_mask};
@@ -41,8 +55,9 @@ use iced_x86::{Code, CpuidFeature, EncodingKind, Instruction, Mnemonic as M, OpK
 
 type R = Result<(), Fault>;
 
-/// Whether `code` is a legacy-encoded MMX/SSE/SSE2 instruction (or one of
-/// the cache-control instructions that came with them).
+/// Whether `code` is a legacy-encoded MMX/SSE/SSE2/SSE3/SSSE3/SSE4
+/// instruction (or one of the cache-control instructions that came with
+/// them). MONITOR/MWAIT (their own CPUID bit, not reported) stay #UD.
 fn in_scope(code: Code) -> bool {
     let op = code.op_code();
     op.encoding() == EncodingKind::Legacy
@@ -50,12 +65,19 @@ fn in_scope(code: Code) -> bool {
         && code.cpuid_features().iter().any(|f| {
             matches!(
                 f,
-                CpuidFeature::MMX | CpuidFeature::SSE | CpuidFeature::SSE2 | CpuidFeature::CLFSH
+                CpuidFeature::MMX
+                    | CpuidFeature::SSE
+                    | CpuidFeature::SSE2
+                    | CpuidFeature::CLFSH
+                    | CpuidFeature::SSE3
+                    | CpuidFeature::SSSE3
+                    | CpuidFeature::SSE4_1
+                    | CpuidFeature::SSE4_2
             )
         })
 }
 
-/// The handler for an MMX/SSE/SSE2 instruction, or `None`.
+/// The handler for an MMX/SSE/SSE2/SSE3/SSSE3/SSE4 instruction, or `None`.
 pub fn handler(code: Code) -> Option<Handler> {
     if !in_scope(code) {
         return None;
@@ -67,6 +89,8 @@ pub fn handler(code: Code) -> Option<Handler> {
         | M::Movupd
         | M::Movdqa
         | M::Movdqu
+        | M::Lddqu
+        | M::Movntdqa
         | M::Movss
         | M::Movsd
         | M::Movlps
@@ -138,7 +162,19 @@ pub fn handler(code: Code) -> Option<Handler> {
         | M::Psraw
         | M::Psrad
         | M::Pslldq
-        | M::Psrldq => integer::integer,
+        | M::Psrldq
+        | M::Pmulld
+        | M::Pmuldq
+        | M::Pminsb
+        | M::Pmaxsb
+        | M::Pminuw
+        | M::Pmaxuw
+        | M::Pminsd
+        | M::Pmaxsd
+        | M::Pminud
+        | M::Pmaxud
+        | M::Pcmpeqq
+        | M::Pcmpgtq => integer::integer,
         M::Packsswb
         | M::Packssdw
         | M::Packuswb
@@ -161,7 +197,64 @@ pub fn handler(code: Code) -> Option<Handler> {
         | M::Unpckhps
         | M::Unpckhpd
         | M::Pinsrw
-        | M::Pextrw => shuffle::shuffle,
+        | M::Pextrw
+        | M::Packusdw
+        | M::Movsldup
+        | M::Movshdup
+        | M::Movddup => shuffle::shuffle,
+        M::Addsubps | M::Addsubpd | M::Haddps | M::Haddpd | M::Hsubps | M::Hsubpd => {
+            horizontal::horizontal
+        }
+        M::Pshufb
+        | M::Phaddw
+        | M::Phaddd
+        | M::Phaddsw
+        | M::Phsubw
+        | M::Phsubd
+        | M::Phsubsw
+        | M::Pmaddubsw
+        | M::Pmulhrsw
+        | M::Psignb
+        | M::Psignw
+        | M::Psignd
+        | M::Pabsb
+        | M::Pabsw
+        | M::Pabsd
+        | M::Palignr => ssse3::ssse3,
+        M::Pmovsxbw
+        | M::Pmovsxbd
+        | M::Pmovsxbq
+        | M::Pmovsxwd
+        | M::Pmovsxwq
+        | M::Pmovsxdq
+        | M::Pmovzxbw
+        | M::Pmovzxbd
+        | M::Pmovzxbq
+        | M::Pmovzxwd
+        | M::Pmovzxwq
+        | M::Pmovzxdq => sse41::extend,
+        M::Ptest => sse41::ptest,
+        M::Phminposuw => sse41::phminposuw,
+        M::Mpsadbw => sse41::mpsadbw,
+        M::Pblendw | M::Blendps | M::Blendpd | M::Blendvps | M::Blendvpd | M::Pblendvb => {
+            blend::blend
+        }
+        M::Insertps
+        | M::Extractps
+        | M::Pinsrb
+        | M::Pinsrd
+        | M::Pinsrq
+        | M::Pextrb
+        | M::Pextrd
+        | M::Pextrq => insert_extract::insert_extract,
+        M::Roundps | M::Roundpd | M::Roundss | M::Roundsd => round::round,
+        M::Dpps | M::Dppd => dot_product::dot_product,
+        M::Pcmpestri
+        | M::Pcmpestri64
+        | M::Pcmpestrm
+        | M::Pcmpestrm64
+        | M::Pcmpistri
+        | M::Pcmpistrm => string_compare::string_compare,
         M::Addps
         | M::Addpd
         | M::Addss
@@ -234,10 +327,23 @@ pub fn handler(code: Code) -> Option<Handler> {
 }
 
 /// Whether a 16-byte memory operand of this form must be 16-byte aligned
-/// (#GP(0) otherwise): every legacy SSE/SSE2 m128 operand but the
-/// explicitly unaligned moves (SDM vol. 1, 11.6.7).
+/// (#GP(0) otherwise): every legacy SSE m128 operand but the explicitly
+/// unaligned moves (SDM vol. 1, 11.6.7), LDDQU and the SSE4.2 string
+/// compares (SDM vol. 1, 12.10.3: their operands need no alignment).
 pub fn needs_alignment(code: Code) -> bool {
-    !matches!(code.mnemonic(), M::Movups | M::Movupd | M::Movdqu)
+    !matches!(
+        code.mnemonic(),
+        M::Movups
+            | M::Movupd
+            | M::Movdqu
+            | M::Lddqu
+            | M::Pcmpestri
+            | M::Pcmpestri64
+            | M::Pcmpestrm
+            | M::Pcmpestrm64
+            | M::Pcmpistri
+            | M::Pcmpistrm
+    )
 }
 
 /// What an instruction's register operands are.

@@ -1,8 +1,9 @@
 //! Data movement: the full-register moves (MOVAPS/MOVUPS/MOVDQA/...),
 //! the partial ones (MOVSS/MOVSD, MOVLPS/MOVHPS, MOVHLPS/MOVLHPS), MOVD/
 //! MOVQ between general, MMX and XMM registers and memory, MOVQ2DQ/
-//! MOVDQ2Q, the sign-mask extractions, the non-temporal stores (the
-//! caches are not modelled, so they are plain stores), MASKMOVQ/
+//! MOVDQ2Q, the sign-mask extractions, the non-temporal stores and
+//! loads (MOVNTDQA; the caches are not modelled, so they are plain
+//! moves), LDDQU (an unaligned load), MASKMOVQ/
 //! MASKMOVDQU and EMMS.
 
 use super::{begin, begin_auto, lane, mmx_transition, read, reg_bytes, write, xmm, xmm_index, R};
@@ -42,7 +43,9 @@ pub fn moves(ex: &mut Exec, insn: &Instruction) -> R {
         | M::Movdqu
         | M::Movntps
         | M::Movntpd
-        | M::Movntdq => {
+        | M::Movntdq
+        | M::Lddqu
+        | M::Movntdqa => {
             let v = read(ex, insn, 1, 16)?;
             write(ex, insn, 0, 16, v)?;
         }

@@ -1,5 +1,7 @@
-//! Data rearrangement: PACKSSWB/PACKSSDW/PACKUSWB, PUNPCK*, UNPCK*PS/PD,
-//! PSHUFW/PSHUFD/PSHUFHW/PSHUFLW, SHUFPS/SHUFPD, PINSRW and PEXTRW.
+//! Data rearrangement: PACKSSWB/PACKSSDW/PACKUSWB/PACKUSDW, PUNPCK*,
+//! UNPCK*PS/PD, PSHUFW/PSHUFD/PSHUFHW/PSHUFLW, SHUFPS/SHUFPD, PINSRW,
+//! PEXTRW (to a register, or SSE4.1's m16) and SSE3's duplicating moves
+//! MOVSLDUP/MOVSHDUP/MOVDDUP.
 
 use super::{begin_auto, from_lanes, lane, mmx_transition, read, reg_bytes, write, R};
 use crate::cpu::exec::Exec;
@@ -18,7 +20,13 @@ pub fn shuffle(ex: &mut Exec, insn: &Instruction) -> R {
         let v = read(ex, insn, 1, bytes as u32)?;
         let n = bytes / 2;
         let i = (insn.immediate(2) as usize) & (n - 1);
-        write(ex, insn, 0, 4, lane(v, i, 2) as u128)?;
+        // SSE4.1's form may store to m16; to a register it zero-extends.
+        let out = if insn.op_kind(0) == OpKind::Memory {
+            2
+        } else {
+            4
+        };
+        write(ex, insn, 0, out, lane(v, i, 2) as u128)?;
         if u.mm {
             mmx_transition(ex);
         }
@@ -30,6 +38,7 @@ pub fn shuffle(ex: &mut Exec, insn: &Instruction) -> R {
     let src_bytes = match m {
         M::Punpcklbw | M::Punpcklwd | M::Punpckldq if bytes == 8 => 4,
         M::Pinsrw => 2,
+        M::Movddup => 8,
         _ => bytes as u32,
     };
     let b = read(ex, insn, 1, src_bytes)?;
@@ -65,6 +74,10 @@ pub fn shuffle(ex: &mut Exec, insn: &Instruction) -> R {
         M::Packsswb => pack(2, |v| v.clamp(-128, 127) as u64),
         M::Packssdw => pack(4, |v| v.clamp(-32768, 32767) as u64),
         M::Packuswb => pack(2, |v| v.clamp(0, 255) as u64),
+        M::Packusdw => pack(4, |v| v.clamp(0, 65535) as u64),
+        M::Movsldup => from_lanes(4, 4, |i| lane(b, i & !1, 4)),
+        M::Movshdup => from_lanes(4, 4, |i| lane(b, i | 1, 4)),
+        M::Movddup => from_lanes(2, 8, |_| lane(b, 0, 8)),
         M::Pshufw | M::Pshufd => {
             let w = if m == M::Pshufw { 2 } else { 4 };
             from_lanes(4, w, |i| lane(b, (imm >> (2 * i)) & 3, w))
