@@ -17,6 +17,7 @@ mod edx1 {
     pub const MSR: u32 = 1 << 5;
     pub const PAE: u32 = 1 << 6;
     pub const CX8: u32 = 1 << 8;
+    pub const APIC: u32 = 1 << 9;
     pub const SEP: u32 = 1 << 11;
     pub const MTRR: u32 = 1 << 12;
     pub const PGE: u32 = 1 << 13;
@@ -87,16 +88,18 @@ pub fn cpuid(leaf: u32, subleaf: u32) -> (u32, u32, u32, u32) {
         0 => (MAX_BASIC, VENDOR[0], VENDOR[2], VENDOR[1]),
         1 => (
             SIGNATURE,
-            // CLFLUSH line size 64 bytes (in 8-byte units).
+            // CLFLUSH line size 64 bytes (in 8-byte units); initial APIC
+            // ID (bits 31:24) 0, the one vCPU's.
             8 << 8,
             ecx1::CX16,
-            // No APIC (no local APIC device yet).
+            // The machine wires a local APIC to the vCPU.
             FPU | DE
                 | PSE
                 | TSC
                 | MSR
                 | PAE
                 | CX8
+                | APIC
                 | SEP
                 | MTRR
                 | PGE

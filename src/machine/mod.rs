@@ -111,8 +111,10 @@ impl Machine {
         io.clock = Some(clock.clone());
         let platform = Platform::build(&mut io, &mut mem, &clock, config.ram_size, config.serial)
             .map_err(|e| e.to_string())?;
+        let mut cpu = Cpu::new();
+        cpu.lapic = Some(platform.lapic.clone());
         Ok(Machine {
-            cpu: Cpu::new(),
+            cpu,
             mem,
             io,
             clock,
