@@ -34,6 +34,11 @@ mod edx1 {
 /// Leaf 1 ECX feature bits.
 mod ecx1 {
     pub const CX16: u32 = 1 << 13;
+    /// Reserved for hypervisors to say the CPU is virtual (Intel leaves it
+    /// 0; VMMs set it). xlat's CPU is virtual: kernels that see it stop
+    /// expecting the model-specific performance counters of a real family-6
+    /// part (this CPU has none, and no architectural perfmon leaf 0xA).
+    pub const HYPERVISOR: u32 = 1 << 31;
 }
 
 /// Leaf 7 subleaf 0 EBX feature bits.
@@ -91,7 +96,7 @@ pub fn cpuid(leaf: u32, subleaf: u32) -> (u32, u32, u32, u32) {
             // CLFLUSH line size 64 bytes (in 8-byte units); initial APIC
             // ID (bits 31:24) 0, the one vCPU's.
             8 << 8,
-            ecx1::CX16,
+            ecx1::CX16 | ecx1::HYPERVISOR,
             // The machine wires a local APIC to the vCPU.
             FPU | DE
                 | PSE
