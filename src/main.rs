@@ -159,7 +159,10 @@ fn boot(args: &cli::RunArgs) -> Result<ExitCode, String> {
     }
     Ok(match outcome {
         RunOutcome::Exit(status) => ExitCode::from(status as u8),
-        RunOutcome::PowerOff => ExitCode::SUCCESS,
+        RunOutcome::PowerOff => {
+            eprintln!("xlat: the guest powered the machine off (ACPI S5)");
+            ExitCode::SUCCESS
+        }
         RunOutcome::Halted => {
             if !demo {
                 eprintln!("xlat: the CPU halted with nothing left to wake it");

@@ -1,5 +1,7 @@
 //! Debian's stock kernels (686 and amd64) boot through the interpreter to the test
-//! initramfs's marker line. The images come from Debian's packages via
+//! initramfs's marker line, find the platform through the ACPI tables, and
+//! power the machine off through ACPI S5 when /init runs `poweroff -f`. The
+//! images come from Debian's packages via
 //! scripts/fetch-linux-guests.sh (CI runs it first); without them these
 //! tests fail and say so.
 
@@ -24,8 +26,15 @@ fn image(name: &str) -> PathBuf {
     path
 }
 
-/// Boots `kernel` with `initrd` and returns what the serial console printed.
-fn boot(kernel: &str, initrd: &str) -> String {
+/// What a boot left behind.
+struct Boot {
+    success: bool,
+    console: String,
+    stderr: String,
+}
+
+/// Boots `kernel` with `initrd`.
+fn boot(kernel: &str, initrd: &str) -> Boot {
     let out = Command::new(env!("CARGO_BIN_EXE_xlat"))
         .arg("--kernel")
         .arg(image(kernel))
@@ -41,16 +50,41 @@ fn boot(kernel: &str, initrd: &str) -> String {
         .args(["--max-instructions", "15000000000", "--stats"])
         .output()
         .expect("run xlat");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     eprintln!("{stderr}");
-    stdout
+    Boot {
+        success: out.status.success(),
+        console: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr,
+    }
 }
 
+/// Console lines that show the kernel found the platform through ACPI: the
+/// tables, the I/O APIC from the MADT, the AML interpreter with S5 from the
+/// DSDT, the HPET from its table and the PCI root bridge from the DSDT.
+const PLATFORM_LINES: &[&str] = &[
+    "ACPI: RSDP 0x000000000009FC00",
+    "ACPI: FACP 0x",
+    "ACPI: DSDT 0x",
+    "ACPI: HPET 0x",
+    "IOAPIC[0]: apic_id 0, version 17, address 0xfec00000, GSI 0-23",
+    "ACPI: Interpreter enabled",
+    "ACPI: PM: (supports S0 S5)",
+    "ACPI: Using IOAPIC for interrupt routing",
+    "hpet0: at MMIO 0xfed00000",
+    "PCI Root Bridge [PCI0] (domain 0000 [bus 00-ff])",
+    "PCI host bridge to bus 0000:00",
+    "pnp: PnP ACPI: found 4 devices",
+];
+
 /// Boots `kernel` with the test initramfs of `arch` and checks /init's
-/// marker line.
+/// marker line, the platform lines and the ACPI power-off.
 fn assert_reaches_userspace(kernel: &str, arch: &str, marker: &str) {
-    let console = boot(kernel, &format!("initramfs-test-{arch}.cpio.gz"));
+    let Boot {
+        success,
+        console,
+        stderr,
+    } = boot(kernel, &format!("initramfs-test-{arch}.cpio.gz"));
     let tail: String = console
         .lines()
         .rev()
@@ -60,6 +94,13 @@ fn assert_reaches_userspace(kernel: &str, arch: &str, marker: &str) {
     assert!(
         console.contains(marker),
         "no marker from /init; the console ended with:\n{tail}"
+    );
+    for line in PLATFORM_LINES {
+        assert!(console.contains(line), "no {line:?} on the console");
+    }
+    assert!(
+        success && stderr.contains("the guest powered the machine off (ACPI S5)"),
+        "`poweroff -f` did not end xlat through ACPI S5; stderr:\n{stderr}"
     );
 }
 

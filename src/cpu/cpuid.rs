@@ -17,6 +17,7 @@ mod edx1 {
     pub const MSR: u32 = 1 << 5;
     pub const PAE: u32 = 1 << 6;
     pub const CX8: u32 = 1 << 8;
+    pub const APIC: u32 = 1 << 9;
     pub const SEP: u32 = 1 << 11;
     pub const MTRR: u32 = 1 << 12;
     pub const PGE: u32 = 1 << 13;
@@ -42,6 +43,11 @@ pub mod ecx1 {
     pub const XSAVE: u32 = 1 << 26;
     /// Mirrors CR4.OSXSAVE: the CPUID instruction adds it (see `system`).
     pub const OSXSAVE: u32 = 1 << 27;
+    /// Reserved for hypervisors to say the CPU is virtual (Intel leaves it
+    /// 0; VMMs set it). xlat's CPU is virtual: kernels that see it stop
+    /// expecting the model-specific performance counters of a real family-6
+    /// part (this CPU has none, and no architectural perfmon leaf 0xA).
+    pub const HYPERVISOR: u32 = 1 << 31;
 }
 
 /// Leaf 7 subleaf 0 EBX feature bits.
@@ -97,7 +103,8 @@ pub fn cpuid(leaf: u32, subleaf: u32) -> (u32, u32, u32, u32) {
         0 => (MAX_BASIC, VENDOR[0], VENDOR[2], VENDOR[1]),
         1 => (
             SIGNATURE,
-            // CLFLUSH line size 64 bytes (in 8-byte units).
+            // CLFLUSH line size 64 bytes (in 8-byte units); initial APIC
+            // ID (bits 31:24) 0, the one vCPU's.
             8 << 8,
             ecx1::CX16
                 | ecx1::SSE3
@@ -105,14 +112,16 @@ pub fn cpuid(leaf: u32, subleaf: u32) -> (u32, u32, u32, u32) {
                 | ecx1::SSE41
                 | ecx1::SSE42
                 | ecx1::POPCNT
-                | ecx1::XSAVE,
-            // No APIC (no local APIC device yet).
+                | ecx1::XSAVE
+                | ecx1::HYPERVISOR,
+            // The machine wires a local APIC to the vCPU.
             FPU | DE
                 | PSE
                 | TSC
                 | MSR
                 | PAE
                 | CX8
+                | APIC
                 | SEP
                 | MTRR
                 | PGE

@@ -15,6 +15,7 @@ pub mod test_support;
 pub mod x87;
 
 use crate::devices::bus::PortBus;
+use crate::devices::lapic::SharedLapic;
 use crate::mem::GuestMemory;
 use decode_cache::DecodeCache;
 pub use exec::Exec;
@@ -47,6 +48,8 @@ pub struct Cpu {
     pub state: CpuState,
     pub tlb: mmu::Tlb,
     cache: DecodeCache,
+    /// The vCPU's local APIC (IA32_APIC_BASE, CR8), wired by the machine.
+    pub lapic: Option<SharedLapic>,
 }
 
 impl Default for Cpu {
@@ -61,6 +64,7 @@ impl Cpu {
             state: CpuState::default(),
             tlb: mmu::Tlb::default(),
             cache: DecodeCache::default(),
+            lapic: None,
         }
     }
 
@@ -82,6 +86,7 @@ impl Cpu {
         vector: u8,
     ) -> Result<(), StopReason> {
         let mut ex = Exec::new(&mut self.state, mem, io, &mut self.tlb);
+        ex.lapic = self.lapic.as_deref();
         interrupt::deliver_external(&mut ex, vector)
     }
 
@@ -108,6 +113,7 @@ impl Cpu {
                 Ok(block) => block,
                 Err(fault) => {
                     let mut ex = Exec::new(&mut self.state, mem, io, &mut self.tlb);
+                    ex.lapic = self.lapic.as_deref();
                     if let Err(stop) = interrupt::deliver_fault(&mut ex, fault) {
                         return stop;
                     }
@@ -115,6 +121,7 @@ impl Cpu {
                 }
             };
             let mut ex = Exec::new(&mut self.state, mem, io, &mut self.tlb);
+            ex.lapic = self.lapic.as_deref();
             let reason = match observer {
                 Some(ref mut o) => ex.run_block(&block, end, Some(&mut **o)),
                 None => ex.run_block(&block, end, None),

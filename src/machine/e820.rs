@@ -23,9 +23,10 @@ pub struct E820Entry {
 pub const PCI_HOLE_START: u64 = 0xe000_0000;
 
 /// The map for `ram` bytes of RAM: conventional memory below the EBDA, the
-/// legacy video/ROM hole, extended memory (minus `acpi` bytes of ACPI tables
-/// at its top), the PCI hole with the chipset's MMIO, and RAM above 4 GiB.
-pub fn pc_memory_map(ram: u64, acpi: u64) -> Vec<E820Entry> {
+/// legacy video/ROM hole, extended memory (minus, at its top, `acpi` bytes
+/// of ACPI tables and above them `nvs` bytes of ACPI NVS memory), the PCI
+/// hole with the chipset's MMIO, and RAM above 4 GiB.
+pub fn pc_memory_map(ram: u64, acpi: u64, nvs: u64) -> Vec<E820Entry> {
     let mut map = vec![
         E820Entry {
             addr: 0,
@@ -46,18 +47,21 @@ pub fn pc_memory_map(ram: u64, acpi: u64) -> Vec<E820Entry> {
     ];
     let low_end = ram.min(PCI_HOLE_START);
     if low_end > 0x10_0000 {
-        let tables = acpi.min(low_end - 0x10_0000);
+        let nvs = nvs.min(low_end - 0x10_0000);
+        let tables = acpi.min(low_end - 0x10_0000 - nvs);
+        let ram_end = low_end - nvs - tables;
         map.push(E820Entry {
             addr: 0x10_0000,
-            size: low_end - 0x10_0000 - tables,
+            size: ram_end - 0x10_0000,
             kind: E820Type::Ram,
         });
-        if tables > 0 {
-            map.push(E820Entry {
-                addr: low_end - tables,
-                size: tables,
-                kind: E820Type::Acpi,
-            });
+        for (addr, size, kind) in [
+            (ram_end, tables, E820Type::Acpi),
+            (low_end - nvs, nvs, E820Type::Nvs),
+        ] {
+            if size > 0 {
+                map.push(E820Entry { addr, size, kind });
+            }
         }
     }
     // The I/O APIC, HPET, local APIC and the firmware flash.
@@ -82,19 +86,20 @@ mod tests {
 
     #[test]
     fn small_machine_map() {
-        let m = pc_memory_map(256 << 20, 0x1_0000);
+        let m = pc_memory_map(256 << 20, 0xf000, 0x1000);
         assert_eq!(m[0].size, 0x9_fc00);
         let ext = m.iter().find(|e| e.addr == 0x10_0000).unwrap();
         assert_eq!(ext.size, (255 << 20) - 0x1_0000);
-        assert!(m
-            .iter()
-            .any(|e| e.kind == E820Type::Acpi && e.addr + e.size == 256 << 20));
+        let acpi = m.iter().find(|e| e.kind == E820Type::Acpi).unwrap();
+        assert_eq!((acpi.addr, acpi.size), ((256 << 20) - 0x1_0000, 0xf000));
+        let nvs = m.iter().find(|e| e.kind == E820Type::Nvs).unwrap();
+        assert_eq!((nvs.addr, nvs.size), ((256 << 20) - 0x1000, 0x1000));
         assert!(!m.iter().any(|e| e.addr >= 1 << 32));
     }
 
     #[test]
     fn ram_beyond_the_pci_hole_moves_above_4g() {
-        let m = pc_memory_map(6 << 30, 0);
+        let m = pc_memory_map(6 << 30, 0, 0);
         let high = m.iter().find(|e| e.addr == 1 << 32).unwrap();
         assert_eq!(high.size, (6 << 30) - PCI_HOLE_START);
     }

@@ -310,7 +310,7 @@ mod tests {
         let mut mem = GuestMemory::new(64 << 20).unwrap();
         let mut cpu = CpuState::default();
         let img = fake_image(0x020f, 1, 8192);
-        let e820 = pc_memory_map(64 << 20, 0);
+        let e820 = pc_memory_map(64 << 20, 0, 0);
         load(
             &mut mem,
             &mut cpu,
@@ -341,7 +341,7 @@ mod tests {
     fn sixty_four_bit_entry_needs_the_flag() {
         let mut mem = GuestMemory::new(64 << 20).unwrap();
         let mut cpu = CpuState::default();
-        let e820 = pc_memory_map(64 << 20, 0);
+        let e820 = pc_memory_map(64 << 20, 0, 0);
         let img = fake_image(0x020f, 0, 4096);
         assert_eq!(
             load(&mut mem, &mut cpu, &img, None, "", &e820, Entry::Bits64),

@@ -1,6 +1,7 @@
 //! The PC board: guest memory, buses, devices and the vCPU, wired together,
 //! and the run loop that drives them.
 
+pub mod acpi;
 pub mod clock;
 pub mod e820;
 mod firmware;
@@ -123,8 +124,10 @@ impl Machine {
         io.clock = Some(clock.clone());
         let platform = Platform::build(&mut io, &mut mem, &clock, config.ram_size, config.serial)
             .map_err(|e| e.to_string())?;
+        let mut cpu = Cpu::new();
+        cpu.lapic = Some(platform.lapic.clone());
         Ok(Machine {
-            cpu: Cpu::new(),
+            cpu,
             mem,
             io,
             clock,
@@ -156,7 +159,14 @@ impl Machine {
         } else {
             linux_boot::Entry::Bits32
         };
-        let e820 = e820::pc_memory_map(self.mem.ram_size(), 0);
+        // Firmware's ACPI setup; the tables' memory leaves the RAM map.
+        let apic_id = self.platform.lapic.lock().map(|l| l.id()).unwrap_or(0);
+        let (acpi, nvs) = if acpi::firmware::prepare(&mut self.mem, &mut self.io, &[apic_id]) {
+            (acpi::TABLES_SIZE, acpi::NVS_SIZE)
+        } else {
+            (0, 0)
+        };
+        let e820 = e820::pc_memory_map(self.mem.ram_size(), acpi, nvs);
         linux_boot::load(
             &mut self.mem,
             &mut self.cpu.state,

@@ -61,7 +61,11 @@ pub fn mov_cr(ex: &mut Exec, insn: &Instruction) -> R {
             2 => ex.s.cr2,
             3 => ex.s.cr3,
             4 => ex.s.cr4,
-            _ => ex.s.cr8,
+            // CR8 is TPR[7:4] (SDM 10.8.6.1).
+            _ => match ex.lapic() {
+                Some(lapic) => (lapic.tpr() >> 4) as u64,
+                None => ex.s.cr8,
+            },
         };
         ex.set_gpr(gpr, v);
         return Ok(());
@@ -77,6 +81,9 @@ pub fn mov_cr(ex: &mut Exec, insn: &Instruction) -> R {
                 return Err(Fault::gp(0));
             }
             ex.s.cr8 = v;
+            if let Some(mut lapic) = ex.lapic() {
+                lapic.set_tpr((v << 4) as u8);
+            }
         }
     }
     ex.yield_now = true;

@@ -50,8 +50,10 @@ use super::state::rflags::{RF, TF};
 use super::state::{CpuState, RSP};
 use super::{Observer, StopReason};
 use crate::devices::bus::PortBus;
+use crate::devices::lapic::Lapic;
 use crate::mem::GuestMemory;
 use iced_x86::Instruction;
+use std::sync::{Mutex, MutexGuard};
 
 /// What a handler sees: the vCPU's registers and the machine's buses.
 pub struct Exec<'a> {
@@ -66,6 +68,9 @@ pub struct Exec<'a> {
     pub yield_now: bool,
     /// DR6 B0-B3 bits of data breakpoints the current instruction hit.
     pub pending_db: u64,
+    /// This vCPU's local APIC, for IA32_APIC_BASE and CR8 (TPR); None for
+    /// a CPU without one.
+    pub lapic: Option<&'a Mutex<Lapic>>,
 }
 
 impl<'a> Exec<'a> {
@@ -83,7 +88,15 @@ impl<'a> Exec<'a> {
             next_rip: 0,
             yield_now: false,
             pending_db: 0,
+            lapic: None,
         }
+    }
+
+    /// The local APIC, locked (taken over if a holder panicked: its state
+    /// is plain data).
+    pub fn lapic(&self) -> Option<MutexGuard<'a, Lapic>> {
+        self.lapic
+            .map(|m| m.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// Mask for instruction pointer arithmetic in the current code size.

@@ -53,7 +53,10 @@ pub fn rdmsr(ex: &mut Exec, _insn: &Instruction) -> R {
     let index = ex.reg(RCX, 4) as u32;
     let v = match index {
         index::TSC => tsc(ex),
-        index::APIC_BASE => m.apic_base,
+        index::APIC_BASE => match ex.lapic() {
+            Some(lapic) => lapic.apic_base(),
+            None => m.apic_base,
+        },
         index::SYSENTER_CS => m.sysenter_cs,
         index::SYSENTER_ESP => m.sysenter_esp,
         index::SYSENTER_EIP => m.sysenter_eip,
@@ -94,7 +97,22 @@ pub fn wrmsr(ex: &mut Exec, _insn: &Instruction) -> R {
     let m = &mut ex.s.msr;
     match index {
         index::TSC => ex.s.tsc = v.wrapping_sub(icount),
-        index::APIC_BASE => m.apic_base = v & 0xf_ffff_fd00 | 0x100,
+        index::APIC_BASE => {
+            // Base, BSP (read-only) and global enable; x2APIC (bit 10) is
+            // not offered, so it is reserved like the rest (SDM 10.4.4).
+            if v & !(PHYS_ADDR_BITS | APIC_BSP | APIC_ENABLE) != 0 {
+                return Err(Fault::gp(0));
+            }
+            match ex
+                .lapic
+                .map(|l| l.lock().unwrap_or_else(|e| e.into_inner()))
+            {
+                Some(mut lapic) => lapic.write_apic_base(v),
+                None => m.apic_base = v & !APIC_BSP | m.apic_base & APIC_BSP,
+            }
+            // The APIC may have stopped or started taking interrupts.
+            ex.yield_now = true;
+        }
         index::SYSENTER_CS => m.sysenter_cs = v & 0xffff_ffff,
         index::SYSENTER_ESP => m.sysenter_esp = v,
         index::SYSENTER_EIP => m.sysenter_eip = v,
@@ -160,6 +178,10 @@ pub fn wrmsr(ex: &mut Exec, _insn: &Instruction) -> R {
     }
     Ok(())
 }
+
+/// IA32_APIC_BASE: the BSP flag and the global enable.
+const APIC_BSP: u64 = 1 << 8;
+const APIC_ENABLE: u64 = 1 << 11;
 
 /// IA32_MISC_ENABLE bit 0.
 const MISC_FAST_STRINGS: u64 = 1;
@@ -231,5 +253,95 @@ mod tests {
         assert_eq!(c.wrmsr(0x277, 0x0007_0406_0007_0402), Err(Fault::gp(0)));
         assert_eq!(c.wrmsr(0x277, 0x0007_0406_0007_0408), Err(Fault::gp(0)));
         c.wrmsr(0x277, 0x0007_0106_0007_0406).unwrap();
+    }
+
+    /// One instruction with a local APIC wired to the CPU, as the machine
+    /// does it.
+    struct ApicRig {
+        s: crate::cpu::state::CpuState,
+        mem: crate::mem::GuestMemory,
+        tlb: crate::cpu::mmu::Tlb,
+        lapic: crate::devices::lapic::SharedLapic,
+    }
+
+    impl ApicRig {
+        fn new() -> Self {
+            use crate::devices::lapic::Lapic;
+            let clock = crate::machine::clock::VirtualClock::deterministic();
+            ApicRig {
+                s: crate::cpu::state::CpuState::default(),
+                mem: crate::mem::GuestMemory::new(1 << 20).unwrap(),
+                tlb: Default::default(),
+                lapic: std::sync::Arc::new(std::sync::Mutex::new(Lapic::new(clock, 0, true))),
+            }
+        }
+
+        /// Runs `bytes` (64-bit decoding) with RAX = `rax`; returns RAX.
+        fn exec(&mut self, bytes: &[u8], rax: u64) -> Result<u64, Fault> {
+            use crate::cpu::state::RAX;
+            let insn = iced_x86::Decoder::with_ip(64, bytes, 0, 0).decode();
+            self.s.gpr[RAX] = rax;
+            let mut io = crate::devices::bus::PortBus::default();
+            let mut ex = super::Exec::new(&mut self.s, &mut self.mem, &mut io, &mut self.tlb);
+            ex.lapic = Some(&self.lapic);
+            (crate::cpu::catalog::entry(insn.code()).handler)(&mut ex, &insn)?;
+            Ok(self.s.gpr[RAX])
+        }
+
+        fn msr(&mut self, index: u32, write: Option<u64>) -> Result<u64, Fault> {
+            use crate::cpu::state::{RCX, RDX};
+            self.s.gpr[RCX] = index as u64;
+            match write {
+                Some(v) => {
+                    self.s.gpr[RDX] = v >> 32;
+                    self.exec(&[0x0f, 0x30], v & 0xffff_ffff)
+                }
+                None => {
+                    let lo = self.exec(&[0x0f, 0x32], 0)?;
+                    Ok(self.s.gpr[RDX] << 32 | lo)
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn apic_base_msr_is_the_local_apics() {
+        let mut c = ApicRig::new();
+        assert_eq!(c.msr(0x1b, None), Ok(0xfee0_0900), "BSP, enabled");
+        // Reserved bits (x2APIC enable among them) raise #GP.
+        assert_eq!(c.msr(0x1b, Some(0xfee0_0d00)), Err(Fault::gp(0)));
+        assert_eq!(c.msr(0x1b, Some(0xfee0_0901)), Err(Fault::gp(0)));
+        assert_eq!(c.msr(0x1b, Some(1 << 40 | 0x800)), Err(Fault::gp(0)));
+        // Disabling: the APIC stops answering and forgets its state; the BSP
+        // flag is read-only.
+        c.msr(0x1b, Some(0xfee0_0000)).unwrap();
+        assert!(!c.lapic.lock().unwrap().hw_enabled());
+        assert_eq!(c.msr(0x1b, None), Ok(0xfee0_0100));
+        // Moving the base is recorded.
+        c.msr(0x1b, Some(0xfed0_0800)).unwrap();
+        assert_eq!(c.lapic.lock().unwrap().base_address(), 0xfed0_0000);
+        assert_eq!(c.msr(0x1b, None), Ok(0xfed0_0900));
+    }
+
+    #[test]
+    fn cr8_is_the_task_priority_register() {
+        let mut c = ApicRig::new();
+        const MOV_CR8_RAX: &[u8] = &[0x44, 0x0f, 0x22, 0xc0];
+        const MOV_RAX_CR8: &[u8] = &[0x44, 0x0f, 0x20, 0xc0];
+        c.exec(MOV_CR8_RAX, 0xa).unwrap();
+        assert_eq!(c.lapic.lock().unwrap().tpr(), 0xa0);
+        c.lapic.lock().unwrap().set_tpr(0x5f);
+        assert_eq!(c.exec(MOV_RAX_CR8, 0), Ok(5));
+        assert_eq!(c.exec(MOV_CR8_RAX, 16), Err(Fault::gp(0)));
+    }
+
+    #[test]
+    fn unclaimed_msrs_fault() {
+        let mut c = ApicRig::new();
+        // No TSC-deadline timer (CPUID.1:ECX[24] clear) and no P6
+        // performance counters: both are #GP, as on a CPU without them.
+        for msr in [0x6e0, 0x186, 0x187, 0xc1, 0xc2, 0x38f] {
+            assert_eq!(c.msr(msr, None), Err(Fault::gp(0)), "MSR {msr:#x}");
+        }
     }
 }
