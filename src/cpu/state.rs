@@ -369,7 +369,7 @@ impl CpuState {
         if bit & rflags::ARITH == 0 {
             self.rflags & bit != 0
         } else {
-            self.flags() & bit != 0
+            self.lazy.flag_bits(self.rflags, bit) != 0
         }
     }
 

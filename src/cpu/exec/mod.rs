@@ -16,6 +16,7 @@ mod long_mode;
 mod msr;
 mod muldiv;
 pub mod operand;
+pub mod operand_plan;
 mod protected;
 mod segments;
 mod shift;
@@ -50,6 +51,7 @@ use super::{Observer, StopReason};
 use crate::devices::bus::PortBus;
 use crate::mem::GuestMemory;
 use iced_x86::Instruction;
+use operand_plan::OperandPlan;
 
 /// What a handler sees: the vCPU's registers and the machine's buses.
 pub struct Exec<'a> {
@@ -64,6 +66,11 @@ pub struct Exec<'a> {
     pub yield_now: bool,
     /// DR6 B0-B3 bits of data breakpoints the current instruction hit.
     pub pending_db: u64,
+    /// Operand plan of the instruction at `plan_insn` (only compared,
+    /// never dereferenced): operand access reads it instead of iced-x86's
+    /// getters when a handler passes that very instruction.
+    pub plan: OperandPlan,
+    pub plan_insn: *const Instruction,
 }
 
 impl<'a> Exec<'a> {
@@ -81,6 +88,8 @@ impl<'a> Exec<'a> {
             next_rip: 0,
             yield_now: false,
             pending_db: 0,
+            plan: OperandPlan::NONE,
+            plan_insn: std::ptr::null(),
         }
     }
 
@@ -119,6 +128,8 @@ impl<'a> Exec<'a> {
                 }
                 obs.before(self.s, insn, &bytes[..len]);
             }
+            self.plan = d.plan;
+            self.plan_insn = insn;
             let flags_at_start = self.s.rflags;
             // The shadow covers exactly one instruction: this one.
             self.s.interrupt_shadow = false;
