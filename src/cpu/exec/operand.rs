@@ -133,6 +133,15 @@ impl Exec<'_> {
         std::ptr::eq(insn, self.plan_insn)
     }
 
+    /// True when operands 0 and 1 of `insn` are both GPRs, memory or
+    /// immediates with a plan (no segment, control or vector registers).
+    #[inline]
+    pub fn operands_planned(&self, insn: &Instruction) -> bool {
+        self.planned(insn)
+            && !matches!(self.plan.ops[0], OpPlan::Other)
+            && !matches!(self.plan.ops[1], OpPlan::Other)
+    }
+
     #[inline]
     pub fn gpr(&self, r: Register) -> u64 {
         self.gpr_at(gpr_loc(r))
@@ -196,10 +205,10 @@ impl Exec<'_> {
                 off = off.wrapping_add(self.s.gpr[m.base as usize & 15]);
             }
             if m.index != NO_REG {
-                let index = self.s.gpr[m.index as usize & 15] & m.index_mask;
-                off = off.wrapping_add(index << m.scale_shift);
+                let index = self.s.gpr[m.index as usize & 15] & m.index_mask();
+                off = off.wrapping_add(index << (m.scale_shift & 63));
             }
-            return off & m.addr_mask;
+            return off & m.addr_mask();
         }
         self.effective_offset_unplanned(insn)
     }
@@ -397,7 +406,7 @@ impl Exec<'_> {
     fn read_op_rmw_slow(&mut self, insn: &Instruction, n: u32) -> Result<u64, Fault> {
         let (seg, size) = if self.planned(insn) && n < 2 {
             match self.plan.ops[n as usize] {
-                OpPlan::Mem => (self.plan.mem.seg as usize, self.plan.mem.size),
+                OpPlan::Mem => (self.plan.mem.seg as usize, self.plan.mem.size as u32),
                 _ => return self.read_op(insn, n),
             }
         } else {
@@ -484,7 +493,7 @@ impl Exec<'_> {
     #[inline]
     pub fn op_size(&self, insn: &Instruction, n: u32) -> u32 {
         if self.planned(insn) && n < 2 {
-            return self.plan.sizes[n as usize];
+            return self.plan.sizes[n as usize] as u32;
         }
         super::operand_plan::op_size(insn, n)
     }
@@ -495,7 +504,7 @@ impl Exec<'_> {
         if self.planned(insn) && n < 2 {
             match self.plan.ops[n as usize] {
                 OpPlan::Gpr(r) => return Ok(r.read(&self.s.gpr)),
-                OpPlan::Imm(v) => return Ok(v),
+                OpPlan::Imm => return Ok(self.plan.imm),
                 _ => {}
             }
         }
@@ -506,7 +515,8 @@ impl Exec<'_> {
     fn read_op_slow(&mut self, insn: &Instruction, n: u32) -> Result<u64, Fault> {
         if self.planned(insn) && n < 2 && self.plan.ops[n as usize] == OpPlan::Mem {
             let off = self.effective_offset(insn);
-            return self.read_mem(self.plan.mem.seg as usize, off, self.plan.mem.size);
+            let m = &self.plan.mem;
+            return self.read_mem(m.seg as usize, off, m.size as u32);
         }
         self.read_op_unplanned(insn, n)
     }
@@ -550,7 +560,7 @@ impl Exec<'_> {
         if self.planned(insn) && n < 2 && self.plan.ops[n as usize] == OpPlan::Mem {
             let off = self.effective_offset(insn);
             let m = &self.plan.mem;
-            return self.write_mem(m.seg as usize, off, m.size, v);
+            return self.write_mem(m.seg as usize, off, m.size as u32, v);
         }
         match insn.op_kind(n) {
             OpKind::Register => {

@@ -5,47 +5,51 @@
 //! reads this plan instead when the handler asks about the instruction the
 //! plan was made for (see `Exec::plan_for`).
 
-use super::operand::{addr_size, gpr_loc, seg_index, size_mask, GprLoc};
+use super::operand::{addr_size, gpr_loc, seg_index, GprLoc};
 use iced_x86::{Instruction, OpKind, Register};
 
 /// A GPR index meaning "no register" in `MemPlan`.
 pub const NO_REG: u8 = 0xff;
 
-/// A GPR operand as shift-and-mask over its 64-bit slot.
+/// A GPR operand as shift-and-mask over its 64-bit slot. Kept to a few
+/// bytes: the run loop copies each instruction's plan.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RegPlan {
-    /// All ones over the operand size.
-    pub mask: u64,
     pub index: u8,
     /// 8 for AH/CH/DH/BH, else 0.
     pub shift: u8,
-    /// A 32-bit register: writes zero bits 63..32.
-    pub zero_extends: bool,
+    /// Size in bytes (1, 2, 4 or 8).
+    pub size: u8,
 }
 
 impl RegPlan {
     pub fn of(l: GprLoc) -> RegPlan {
         RegPlan {
-            mask: size_mask(l.size),
             index: l.index as u8 & 15,
             shift: if l.high8 { 8 } else { 0 },
-            zero_extends: l.size == 4,
+            size: l.size.clamp(1, 8) as u8,
         }
     }
 
     #[inline(always)]
+    fn mask(self) -> u64 {
+        u64::MAX >> ((64 - 8 * self.size as u32) & 63)
+    }
+
+    #[inline(always)]
     pub fn read(self, gpr: &[u64; 16]) -> u64 {
-        (gpr[self.index as usize & 15] >> self.shift) & self.mask
+        (gpr[self.index as usize & 15] >> (self.shift & 63)) & self.mask()
     }
 
     /// Writes with x86's merge rules (see `Exec::set_gpr`).
     #[inline(always)]
     pub fn write(self, gpr: &mut [u64; 16], v: u64) {
         let slot = &mut gpr[self.index as usize & 15];
-        *slot = if self.zero_extends {
-            v & self.mask
+        *slot = if self.size == 4 {
+            v & 0xffff_ffff
         } else {
-            (*slot & !(self.mask << self.shift)) | ((v & self.mask) << self.shift)
+            let m = self.mask() << (self.shift & 63);
+            (*slot & !m) | ((v << (self.shift & 63)) & m)
         };
     }
 }
@@ -57,37 +61,49 @@ pub enum OpPlan {
     Gpr(RegPlan),
     /// The instruction's memory operand (`OperandPlan::mem`).
     Mem,
-    /// An immediate, zero-extended from its operand size.
-    Imm(u64),
+    /// The immediate in `OperandPlan::imm`.
+    Imm,
     /// Anything else (segment, control, vector registers, branch targets,
-    /// absent operands): callers use iced-x86's getters.
+    /// absent operands, a second immediate): callers use iced-x86's getters.
     Other,
 }
 
-/// A memory operand's address: `(disp + base + (index << scale)) & addr_mask`
-/// in segment `seg`.
+/// A memory operand's address: `(disp + base + (index << scale))` wrapped
+/// to the address size, in segment `seg`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MemPlan {
     /// The displacement (for RIP/EIP-relative forms, the absolute target
     /// iced-x86 resolved).
     pub disp: u64,
-    /// All ones over the address size.
-    pub addr_mask: u64,
     /// GPR slot of the base register, or `NO_REG`.
     pub base: u8,
     /// GPR slot of the index register, or `NO_REG`.
     pub index: u8,
-    /// Mask of the index register's size: XLATB indexes with AL.
-    pub index_mask: u64,
-    /// The address uses something other than GPRs (a VSIB vector index):
-    /// take the iced-x86 getters.
-    pub unplanned: bool,
     /// log2 of the index scale.
     pub scale_shift: u8,
     /// Index of the segment in `CpuState::seg`, after overrides.
     pub seg: u8,
+    /// 64 minus the address size in bits: `u64::MAX >> addr_shift` masks.
+    pub addr_shift: u8,
+    /// The same for the index register's size: XLATB indexes with AL.
+    pub index_shift: u8,
+    /// The address uses something other than GPRs (a VSIB vector index):
+    /// take the iced-x86 getters.
+    pub unplanned: bool,
     /// Size in bytes of the memory operand (`memory_size().size()`).
-    pub size: u32,
+    pub size: u16,
+}
+
+impl MemPlan {
+    #[inline(always)]
+    pub fn addr_mask(&self) -> u64 {
+        u64::MAX >> (self.addr_shift & 63)
+    }
+
+    #[inline(always)]
+    pub fn index_mask(&self) -> u64 {
+        u64::MAX >> (self.index_shift & 63)
+    }
 }
 
 /// Operand plan of one decoded instruction.
@@ -95,7 +111,9 @@ pub struct MemPlan {
 pub struct OperandPlan {
     pub ops: [OpPlan; 2],
     /// `Exec::op_size` of operands 0 and 1.
-    pub sizes: [u32; 2],
+    pub sizes: [u16; 2],
+    /// The value of the (first) immediate operand, zero-extended.
+    pub imm: u64,
     pub mem: MemPlan,
 }
 
@@ -104,15 +122,16 @@ impl OperandPlan {
     pub const NONE: OperandPlan = OperandPlan {
         ops: [OpPlan::Other; 2],
         sizes: [0; 2],
+        imm: 0,
         mem: MemPlan {
             disp: 0,
-            addr_mask: 0,
             base: NO_REG,
             index: NO_REG,
-            index_mask: 0,
-            unplanned: true,
             scale_shift: 0,
             seg: 0,
+            addr_shift: 0,
+            index_shift: 0,
+            unplanned: true,
             size: 0,
         },
     };
@@ -121,13 +140,20 @@ impl OperandPlan {
     pub fn of(insn: &Instruction) -> OperandPlan {
         let mut plan = OperandPlan::NONE;
         let count = insn.op_count().min(2);
-        let mut has_mem = false;
+        let mut has_imm = false;
         for n in 0..count {
-            plan.sizes[n as usize] = op_size(insn, n);
-            plan.ops[n as usize] = op_plan(insn, n);
-            has_mem |= insn.op_kind(n) == OpKind::Memory;
+            plan.sizes[n as usize] = op_size(insn, n).min(u16::MAX as u32) as u16;
+            plan.ops[n as usize] = match op_plan(insn, n) {
+                Planned::Op(p) => p,
+                Planned::Imm(v) if !has_imm => {
+                    has_imm = true;
+                    plan.imm = v;
+                    OpPlan::Imm
+                }
+                Planned::Imm(_) => OpPlan::Other,
+            };
         }
-        if has_mem || (0..insn.op_count()).any(|n| insn.op_kind(n) == OpKind::Memory) {
+        if (0..insn.op_count()).any(|n| insn.op_kind(n) == OpKind::Memory) {
             plan.mem = mem_plan(insn);
         }
         plan
@@ -146,23 +172,28 @@ pub fn op_size(insn: &Instruction, n: u32) -> u32 {
     }
 }
 
-fn op_plan(insn: &Instruction, n: u32) -> OpPlan {
-    let imm = |mask: u64| OpPlan::Imm(insn.immediate(n) & mask);
+enum Planned {
+    Op(OpPlan),
+    Imm(u64),
+}
+
+fn op_plan(insn: &Instruction, n: u32) -> Planned {
+    let imm = |mask: u64| Planned::Imm(insn.immediate(n) & mask);
     match insn.op_kind(n) {
         OpKind::Register => {
             let r = insn.op_register(n);
             if r.is_gpr() {
-                OpPlan::Gpr(RegPlan::of(gpr_loc(r)))
+                Planned::Op(OpPlan::Gpr(RegPlan::of(gpr_loc(r))))
             } else {
-                OpPlan::Other
+                Planned::Op(OpPlan::Other)
             }
         }
-        OpKind::Memory => OpPlan::Mem,
+        OpKind::Memory => Planned::Op(OpPlan::Mem),
         OpKind::Immediate8 | OpKind::Immediate8_2nd => imm(0xff),
         OpKind::Immediate16 | OpKind::Immediate8to16 => imm(0xffff),
         OpKind::Immediate32 | OpKind::Immediate8to32 => imm(0xffff_ffff),
         OpKind::Immediate64 | OpKind::Immediate8to64 | OpKind::Immediate32to64 => imm(u64::MAX),
-        _ => OpPlan::Other,
+        _ => Planned::Op(OpPlan::Other),
     }
 }
 
@@ -177,13 +208,14 @@ fn mem_plan(insn: &Instruction) -> MemPlan {
     let usable =
         |r: Register| matches!(r, Register::None | Register::RIP | Register::EIP) || r.is_gpr();
     let index = insn.memory_index();
+    let shift_of = |bytes: u32| (64 - 8 * bytes.clamp(1, 8)) as u8;
     MemPlan {
         disp: insn.memory_displacement64(),
-        addr_mask: size_mask(addr_size(insn)),
+        addr_shift: shift_of(addr_size(insn)),
         base: slot(insn.memory_base()),
         index: slot(index),
-        index_mask: if index.is_gpr() {
-            size_mask(index.size() as u32)
+        index_shift: if index.is_gpr() {
+            shift_of(index.size() as u32)
         } else {
             0
         },
@@ -193,7 +225,7 @@ fn mem_plan(insn: &Instruction) -> MemPlan {
             r if r.is_segment_register() => seg_index(r) as u8,
             _ => 3,
         },
-        size: insn.memory_size().size() as u32,
+        size: insn.memory_size().size().min(u16::MAX as usize) as u16,
     }
 }
 
@@ -211,11 +243,11 @@ mod tests {
         // add ah, 0x80
         let p = OperandPlan::of(&decode(16, &[0x80, 0xc4, 0x80]));
         assert_eq!(p.ops[0], OpPlan::Gpr(RegPlan::of(gpr_loc(Register::AH))));
-        assert_eq!(p.ops[1], OpPlan::Imm(0x80));
+        assert_eq!((p.ops[1], p.imm), (OpPlan::Imm, 0x80));
         assert_eq!(p.sizes, [1, 1]);
         // add eax, -1 (imm8 sign-extended to 32 bits)
         let p = OperandPlan::of(&decode(32, &[0x83, 0xc0, 0xff]));
-        assert_eq!(p.ops[1], OpPlan::Imm(0xffff_ffff));
+        assert_eq!((p.ops[1], p.imm), (OpPlan::Imm, 0xffff_ffff));
         assert_eq!(p.sizes, [4, 4]);
     }
 
@@ -229,12 +261,12 @@ mod tests {
         assert_eq!(p.mem.scale_shift, 2);
         assert_eq!(p.mem.disp, 0x10);
         assert_eq!(p.mem.seg, 4);
-        assert_eq!(p.mem.addr_mask, 0xffff_ffff);
+        assert_eq!(p.mem.addr_mask(), 0xffff_ffff);
         assert_eq!(p.mem.size, 4);
         // mov ax, [bp+di-2] in 16-bit code: SS, 16-bit wrap.
         let p = OperandPlan::of(&decode(16, &[0x8b, 0x43, 0xfe]));
         assert_eq!((p.mem.base, p.mem.index, p.mem.seg), (5, 7, 2));
-        assert_eq!(p.mem.addr_mask, 0xffff);
+        assert_eq!(p.mem.addr_mask(), 0xffff);
         // RIP-relative: no base register; the displacement is absolute.
         let insn = decode(64, &[0x48, 0x8b, 0x05, 0x10, 0x00, 0x00, 0x00]);
         let p = OperandPlan::of(&insn);
@@ -260,8 +292,24 @@ mod tests {
     #[test]
     fn xlatb_indexes_with_al_only() {
         let p = OperandPlan::of(&decode(16, &[0xd7]));
-        assert_eq!((p.mem.base, p.mem.index, p.mem.index_mask), (3, 0, 0xff));
+        assert_eq!((p.mem.base, p.mem.index, p.mem.index_mask()), (3, 0, 0xff));
         assert!(!p.mem.unplanned);
+    }
+
+    /// ENTER has two immediates: the plan holds the first, the second
+    /// takes the general path.
+    #[test]
+    fn a_second_immediate_is_not_planned() {
+        let p = OperandPlan::of(&decode(16, &[0xc8, 0x10, 0x00, 0x02]));
+        assert_eq!(
+            (p.ops[0], p.imm, p.ops[1]),
+            (OpPlan::Imm, 0x10, OpPlan::Other)
+        );
+    }
+
+    #[test]
+    fn the_plan_stays_small() {
+        assert!(std::mem::size_of::<OperandPlan>() <= 48);
     }
 
     #[test]
