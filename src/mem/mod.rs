@@ -174,37 +174,20 @@ impl GuestMemory {
     }
 
     /// Little-endian read of `size` (1, 2, 4 or 8) bytes.
-    #[inline]
+    #[inline(always)]
     pub fn read(&mut self, addr: u64, size: u32) -> u64 {
         if let Some(i) = self.plain_ram_index(addr, size) {
-            let ram = self.ram.as_slice();
             // One 8-byte load and a mask when RAM goes on that far (the
             // bytes past the access are RAM too, and masked off).
-            if let Some(b) = ram.get(i..i + 8) {
+            if let Some(b) = self.ram.as_slice().get(i..i + 8) {
                 let w = u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
                 return w & (u64::MAX >> (64 - 8 * size.clamp(1, 8)));
-            }
-            match size {
-                1 => return ram[i] as u64,
-                2 => return u16::from_le_bytes([ram[i], ram[i + 1]]) as u64,
-                4 => {
-                    if let Some(b) = ram.get(i..i + 4) {
-                        return u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as u64;
-                    }
-                }
-                8 => {
-                    if let Some(b) = ram.get(i..i + 8) {
-                        let mut w = [0u8; 8];
-                        w.copy_from_slice(b);
-                        return u64::from_le_bytes(w);
-                    }
-                }
-                _ => {}
             }
         }
         self.read_slow(addr, size)
     }
 
+    #[inline(never)]
     fn read_slow(&mut self, addr: u64, size: u32) -> u64 {
         let len = size as usize;
         if let Some(bytes) = self.ram_slice(addr, len) {

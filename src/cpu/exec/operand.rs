@@ -455,7 +455,7 @@ impl Exec<'_> {
     }
 
     /// Reads `size` bytes at `seg:offset`.
-    #[inline]
+    #[inline(always)]
     pub fn read_mem(&mut self, seg: usize, offset: u64, size: u32) -> Result<u64, Fault> {
         let lin = self.linear(seg, offset, size, false)?;
         if let Some(phys) = self.fast_data_phys(lin, size, false) {
@@ -466,7 +466,7 @@ impl Exec<'_> {
     }
 
     /// Writes `size` bytes at `seg:offset`.
-    #[inline]
+    #[inline(always)]
     pub fn write_mem(&mut self, seg: usize, offset: u64, size: u32, v: u64) -> Result<(), Fault> {
         let lin = self.linear(seg, offset, size, true)?;
         if let Some(phys) = self.fast_data_phys(lin, size, true) {
