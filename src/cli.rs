@@ -20,6 +20,58 @@ pub enum Command {
     Sst(SstArgs),
     /// Compare the interpreter with the host CPU on random operands.
     Hostcheck(HostcheckArgs),
+    /// Side-by-side speed measurements.
+    Bench(BenchArgs),
+}
+
+#[derive(Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub what: BenchTarget,
+}
+
+#[derive(Subcommand)]
+pub enum BenchTarget {
+    /// Boot Debian's kernels to the test initramfs's marker with xlat's
+    /// interpreter and with qemu-system-x86_64 -accel tcg; print both wall
+    /// times and the ratio.
+    Linux(BenchLinuxArgs),
+}
+
+#[derive(Args)]
+pub struct BenchLinuxArgs {
+    /// Folder of vmlinuz-ARCH and initramfs-test-ARCH.cpio.gz
+    /// (default: $XLAT_GUESTS or ~/.cache/xlat-guests).
+    #[arg(long, value_name = "DIR")]
+    pub guests: Option<PathBuf>,
+    /// The QEMU binary to compare with.
+    #[arg(long, value_name = "FILE", default_value = "qemu-system-x86_64")]
+    pub qemu: PathBuf,
+    /// Guest RAM for both emulators.
+    #[arg(short = 'm', long, default_value = "256M", value_parser = parse_memory)]
+    pub memory: MemorySize,
+    /// Kernel flavours to boot, in order.
+    #[arg(long, value_delimiter = ',', default_value = "686,amd64",
+          value_parser = ["686", "amd64"])]
+    pub arch: Vec<String>,
+    /// Give up on one boot after this many seconds.
+    #[arg(long, default_value_t = 1800)]
+    pub timeout: u64,
+}
+
+pub fn run_bench(args: &BenchArgs) -> Result<ExitCode, String> {
+    match &args.what {
+        BenchTarget::Linux(a) => crate::bench_linux::run(&crate::bench_linux::Options {
+            guests: a
+                .guests
+                .clone()
+                .unwrap_or_else(crate::bench_linux::default_guests),
+            qemu: a.qemu.clone(),
+            memory_mib: a.memory.0 >> 20,
+            arches: a.arch.clone(),
+            timeout: std::time::Duration::from_secs(a.timeout),
+        }),
+    }
 }
 
 #[derive(Args)]

@@ -1,5 +1,6 @@
 //! The `xlat` command: boot a machine, or run the conformance suite.
 
+mod bench_linux;
 mod cli;
 
 use clap::Parser as _;
@@ -31,6 +32,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Sst(args)) => cli::run_sst(&args),
         Some(Command::Hostcheck(args)) => cli::run_hostcheck(&args),
+        Some(Command::Bench(args)) => cli::run_bench(&args),
         None => boot(&cli.run),
     };
     match result {

@@ -115,3 +115,33 @@ fn instruction_limit_stops_the_demo() {
     assert!(stdout.starts_with("xlat built-in demo"), "{stdout}");
     assert!(!stdout.contains("demo finished"), "{stdout}");
 }
+
+/// `xlat bench linux` checks its inputs before booting anything: a missing
+/// image is named in one line.
+#[test]
+fn bench_linux_names_a_missing_image() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("no-guests-here");
+    let out = xlat(&["bench", "linux", "--guests", dir.to_str().unwrap()]);
+    assert_one_line_error(&out, &["vmlinuz-686", "is missing"]);
+}
+
+/// With the images present but no QEMU, the one-line error says so.
+#[test]
+fn bench_linux_names_a_missing_qemu() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("fake-guests");
+    std::fs::create_dir_all(&dir).expect("scratch folder");
+    for name in ["vmlinuz-amd64", "initramfs-test-amd64.cpio.gz"] {
+        std::fs::write(dir.join(name), b"not a kernel").expect("scratch file");
+    }
+    let out = xlat(&[
+        "bench",
+        "linux",
+        "--arch",
+        "amd64",
+        "--guests",
+        dir.to_str().unwrap(),
+        "--qemu",
+        "/nonexistent/qemu-system-x86_64",
+    ]);
+    assert_one_line_error(&out, &["/nonexistent/qemu-system-x86_64", "qemu"]);
+}

@@ -2,6 +2,7 @@
 //! IP, code size) and reused until a write to one of its pages drops it.
 
 use super::catalog::{self, Handler};
+use super::exec::operand_plan::OperandPlan;
 use super::fault::Fault;
 use super::mmu::{self, Access, Tlb};
 use super::state::{rflags, CpuState, CS};
@@ -18,6 +19,8 @@ const MAX_INSN_LEN: usize = 15;
 pub struct Decoded {
     pub insn: Instruction,
     pub handler: Handler,
+    /// Where the operands live, worked out once here.
+    pub plan: OperandPlan,
 }
 
 pub struct Block {
@@ -66,13 +69,35 @@ impl std::hash::Hasher for FastHasher {
 
 type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FastHasher>>;
 
-#[derive(Default)]
+/// Slots in the direct-mapped front of the block map; a power of two.
+const RECENT_SLOTS: usize = 4096;
+
 pub struct DecodeCache {
     /// iced-x86 decoder options (a CPU-model knob; normally none).
     pub decoder_options: u32,
     blocks: FastMap<Key, Rc<Block>>,
     /// Blocks that start or end on each physical page.
     by_page: FastMap<u64, Vec<Key>>,
+    /// A direct-mapped copy of recently used `blocks` entries: a hit costs
+    /// one compare instead of a hash-map probe. Every block here is also
+    /// in `blocks`, and leaves both together.
+    recent: Vec<Option<(Key, Rc<Block>)>>,
+}
+
+impl Default for DecodeCache {
+    fn default() -> Self {
+        DecodeCache {
+            decoder_options: 0,
+            blocks: FastMap::default(),
+            by_page: FastMap::default(),
+            recent: vec![None; RECENT_SLOTS],
+        }
+    }
+}
+
+#[inline]
+fn recent_slot(k: &Key) -> usize {
+    (k.phys ^ (k.phys >> 12)) as usize & (RECENT_SLOTS - 1)
 }
 
 /// Instruction-size mode of the code segment.
@@ -90,6 +115,7 @@ impl DecodeCache {
     pub fn clear(&mut self) {
         self.blocks.clear();
         self.by_page.clear();
+        self.recent.iter_mut().for_each(|e| *e = None);
     }
 
     /// Drops blocks on pages that were written since the last call.
@@ -98,6 +124,10 @@ impl DecodeCache {
             if let Some(keys) = self.by_page.remove(&page) {
                 for k in keys {
                     self.blocks.remove(&k);
+                    let slot = &mut self.recent[recent_slot(&k)];
+                    if slot.as_ref().is_some_and(|(key, _)| *key == k) {
+                        *slot = None;
+                    }
                 }
             }
         }
@@ -122,7 +152,14 @@ impl DecodeCache {
             s.protected_mode() && (s.rflags & rflags::VM != 0 || s.seg[CS].selector & 3 == 3);
         let phys = mmu::translate(s, mem, tlb, linear, Access::fetch(user))?;
         let key = Key { phys, ip, bitness };
+        let slot = recent_slot(&key);
+        if let Some((k, b)) = &self.recent[slot] {
+            if *k == key {
+                return Ok(b.clone());
+            }
+        }
         if let Some(b) = self.blocks.get(&key) {
+            self.recent[slot] = Some((key, b.clone()));
             return Ok(b.clone());
         }
         // Bytes of this page, plus the next page's when an instruction
@@ -184,6 +221,7 @@ impl DecodeCache {
         mem.code_pages.mark(phys);
         self.by_page.entry(phys >> 12).or_default().push(key);
         self.blocks.insert(key, block.clone());
+        self.recent[slot] = Some((key, block.clone()));
         Ok(block)
     }
 }
@@ -236,6 +274,7 @@ fn decode_block(
         let entry = catalog::entry(insn.code());
         let ends = entry.ends_block || insn.flow_control() != FlowControl::Next;
         insns.push(Decoded {
+            plan: OperandPlan::of(&insn),
             insn,
             handler: entry.handler,
         });

@@ -118,6 +118,34 @@ impl LazyFlags {
         f
     }
 
+    /// The bits `want` of RFLAGS with the pending operation's flags merged
+    /// in, computing only those (a Jcc needs one or two flags, not six).
+    #[inline]
+    pub fn flag_bits(&self, rflags: u64, want: u64) -> u64 {
+        let m = self.mask();
+        let mut f = rflags & want & !m;
+        let need = want & m;
+        if need == 0 {
+            return f;
+        }
+        let r = self.res;
+        let top = self.size as u32 * 8 - 1;
+        let bit = |v: u64| (v >> top) & 1 != 0;
+        if need & ZF != 0 && r & (u64::MAX >> (63 - top)) == 0 {
+            f |= ZF;
+        }
+        if need & SF != 0 && bit(r) {
+            f |= SF;
+        }
+        if need & PF != 0 && parity(r) {
+            f |= PF;
+        }
+        if need & (CF | OF | AF) != 0 {
+            f |= self.compute() & need & (CF | OF | AF);
+        }
+        f
+    }
+
     /// RFLAGS with the pending operation's flags merged in.
     #[inline]
     pub fn merge(&self, rflags: u64) -> u64 {
@@ -153,6 +181,33 @@ mod tests {
         assert_eq!(flags(FlagOp::Sub, 2, 0x8000, 1, 0x7fff), OF | PF | AF);
         // SBB 0 - 0 - 1 = all ones, borrow out.
         assert_eq!(flags(FlagOp::Sub, 1, 0, 0, 0xff) & CF, CF);
+    }
+
+    /// `flag_bits` agrees with the full computation for every flag subset.
+    #[test]
+    fn partial_flags_match_full_flags() {
+        let samples = [
+            (FlagOp::Add, 1, 0xff, 1, 0),
+            (FlagOp::Sub, 2, 0x8000, 1, 0x7fff),
+            (FlagOp::Logic, 4, 0xf0, 0x0f, 0),
+            (FlagOp::Inc, 8, u64::MAX, 1, 0),
+            (FlagOp::Dec, 1, 0, 1, 0xff),
+            (FlagOp::None, 0, 0, 0, 0),
+        ];
+        for (op, size, a, b, res) in samples {
+            let mut l = LazyFlags::default();
+            l.set(op, size, a, b, res);
+            for rflags in [0x2, 0x2 | ARITH] {
+                for want in 0..=ARITH {
+                    let want = want & ARITH;
+                    assert_eq!(
+                        l.flag_bits(rflags, want),
+                        l.merge(rflags) & want,
+                        "{op:?} size {size} want {want:#x}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

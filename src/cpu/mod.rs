@@ -177,6 +177,35 @@ mod tests {
         assert_eq!(cpu.state.gpr[RBX] & 0xff, 1);
     }
 
+    /// A block that ran (and sits in the decode cache's direct-mapped
+    /// front) is decoded again after the guest rewrites it.
+    #[test]
+    fn rewritten_code_runs_its_new_bytes() {
+        let mut mem = GuestMemory::new(1 << 20).unwrap();
+        let mut io = PortBus::default();
+        mem.write_bytes(
+            0x500,
+            &[
+                0xe8, 0xfd, 0x00, // call 0x600
+                0xc6, 0x06, 0x00, 0x06, 0x4b, // mov byte [0x600], 0x4b (dec bx)
+                0xe8, 0xf5, 0x00, // call 0x600
+                0xf4, // hlt
+            ],
+        );
+        mem.write_bytes(0x600, &[0x43, 0xc3]); // inc bx; ret
+        let mut cpu = Cpu::new();
+        cpu.state.seg[CS] = Segment::real_mode(0, Segment::ATTR_REAL_CODE);
+        cpu.state.rip = 0x500;
+        cpu.state.gpr[4] = 0x7c00;
+        let mut stop = StopReason::Yield;
+        while stop == StopReason::Yield {
+            stop = cpu.run(&mut mem, &mut io, 100, None);
+        }
+        assert_eq!(stop, StopReason::Halted);
+        assert_eq!(cpu.state.gpr[RBX] & 0xffff, 0, "inc then dec");
+        assert_eq!(cpu.state.icount, 8, "HLT retires too");
+    }
+
     /// Right after STI (which set IF) the CPU holds interrupts off.
     #[test]
     fn sti_shadow_holds_interrupts_for_one_instruction() {

@@ -374,7 +374,7 @@ impl CpuState {
         if bit & rflags::ARITH == 0 {
             self.rflags & bit != 0
         } else {
-            self.flags() & bit != 0
+            self.lazy.flag_bits(self.rflags, bit) != 0
         }
     }
 

@@ -197,9 +197,37 @@ impl GuestMemory {
         }
     }
 
+    /// The RAM index of `size` bytes at `addr` when they sit in one plain
+    /// RAM page (the common case, served without a copy loop).
+    #[inline(always)]
+    fn plain_ram_index(&self, addr: u64, size: u32) -> Option<usize> {
+        let end = addr.wrapping_add(size as u64);
+        let within_page = (addr & 0xfff) + size as u64 <= 0x1000;
+        if within_page && end <= self.ram.len() as u64 && end > addr {
+            let page = (addr >> 12) as usize;
+            if !*self.overlaid_pages.get(page)? {
+                return Some(addr as usize);
+            }
+        }
+        None
+    }
+
     /// Little-endian read of `size` (1, 2, 4 or 8) bytes.
-    #[inline]
+    #[inline(always)]
     pub fn read(&mut self, addr: u64, size: u32) -> u64 {
+        if let Some(i) = self.plain_ram_index(addr, size) {
+            // One 8-byte load and a mask when RAM goes on that far (the
+            // bytes past the access are RAM too, and masked off).
+            if let Some(b) = self.ram.as_slice().get(i..i + 8) {
+                let w = u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
+                return w & (u64::MAX >> (64 - 8 * size.clamp(1, 8)));
+            }
+        }
+        self.read_slow(addr, size)
+    }
+
+    #[inline(never)]
+    fn read_slow(&mut self, addr: u64, size: u32) -> u64 {
         let len = size as usize;
         if let Some(bytes) = self.ram_slice(addr, len) {
             let mut buf = [0u8; 8];
@@ -221,6 +249,37 @@ impl GuestMemory {
     /// Little-endian write of `size` (1, 2, 4 or 8) bytes.
     #[inline]
     pub fn write(&mut self, addr: u64, size: u32, value: u64) {
+        if let Some(i) = self.plain_ram_index(addr, size) {
+            let ram = self.ram.as_mut_slice();
+            let done = match size {
+                1 => {
+                    ram[i] = value as u8;
+                    true
+                }
+                2 => {
+                    ram[i..i + 2].copy_from_slice(&(value as u16).to_le_bytes());
+                    true
+                }
+                4 => {
+                    ram[i..i + 4].copy_from_slice(&(value as u32).to_le_bytes());
+                    true
+                }
+                8 => {
+                    ram[i..i + 8].copy_from_slice(&value.to_le_bytes());
+                    true
+                }
+                _ => false,
+            };
+            if done {
+                // One page: one note covers it.
+                self.code_pages.note_write(addr);
+                return;
+            }
+        }
+        self.write_slow(addr, size, value)
+    }
+
+    fn write_slow(&mut self, addr: u64, size: u32, value: u64) {
         let len = size as usize;
         let end = addr.saturating_add(len as u64);
         if len > 0 && end <= self.ram.len() as u64 && !self.overlaid(addr, end) {
@@ -429,6 +488,26 @@ mod tests {
                         "size {size} descending {descending} delta {delta}"
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn every_size_round_trips_at_page_edges() {
+        let mut m = GuestMemory::new(3 << 12).unwrap();
+        for size in [1u32, 2, 4, 8] {
+            for addr in [0x0u64, 0xffc, 0xffd, 0xfff, 0x1ff8, 0x2ffc] {
+                let v = 0x8877_6655_4433_2211u64 & (u64::MAX >> (64 - 8 * size));
+                m.write(addr, size, v);
+                let end = (addr + size as u64).min(3 << 12);
+                let ram_bytes = (end - addr) as u32;
+                let expect_mask = u64::MAX >> (64 - 8 * ram_bytes);
+                let open_bus = !expect_mask & (u64::MAX >> (64 - 8 * size));
+                assert_eq!(
+                    m.read(addr, size),
+                    (v & expect_mask) | open_bus,
+                    "{size}@{addr:#x}"
+                );
             }
         }
     }

@@ -51,8 +51,9 @@ pub fn cmp(ex: &mut Exec, insn: &Instruction) -> R {
     binary(ex, insn, FlagOp::Sub, false, false)
 }
 
-/// INC/DEC leave CF alone: fold the pending flags into RFLAGS first so the
-/// partial lazy record finds the right CF there.
+/// INC/DEC leave CF alone: fold the pending CF into RFLAGS first so the
+/// partial lazy record finds the right CF there (the record supplies the
+/// other five).
 #[inline]
 fn step(ex: &mut Exec, insn: &Instruction, op: FlagOp) -> R {
     let size = ex.op_size(insn, 0);
@@ -62,7 +63,8 @@ fn step(ex: &mut Exec, insn: &Instruction, op: FlagOp) -> R {
         _ => a.wrapping_sub(1),
     } & size_mask(size);
     ex.write_op(insn, 0, r)?;
-    ex.s.rflags = ex.s.flags();
+    let cf = ex.s.lazy.flag_bits(ex.s.rflags, CF);
+    ex.s.rflags = (ex.s.rflags & !CF) | cf;
     ex.s.lazy.set(op, size as u8, a, 1, r);
     Ok(())
 }

@@ -16,7 +16,18 @@ type R = Result<(), Fault>;
 /// Evaluates an x86 condition code against the current flags.
 #[inline]
 pub fn condition(s: &CpuState, cc: ConditionCode) -> bool {
-    let f = s.flags();
+    let want = match cc {
+        ConditionCode::o | ConditionCode::no => OF,
+        ConditionCode::b | ConditionCode::ae => CF,
+        ConditionCode::e | ConditionCode::ne => ZF,
+        ConditionCode::be | ConditionCode::a => CF | ZF,
+        ConditionCode::s | ConditionCode::ns => SF,
+        ConditionCode::p | ConditionCode::np => PF,
+        ConditionCode::l | ConditionCode::ge => SF | OF,
+        ConditionCode::le | ConditionCode::g => ZF | SF | OF,
+        ConditionCode::None => 0,
+    };
+    let f = s.lazy.flag_bits(s.rflags, want);
     let on = |b: u64| f & b != 0;
     match cc {
         ConditionCode::o => on(OF),

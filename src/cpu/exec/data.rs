@@ -18,6 +18,10 @@ pub fn nop(_ex: &mut Exec, _insn: &Instruction) -> R {
 
 pub fn mov(ex: &mut Exec, insn: &Instruction) -> R {
     let v = ex.read_op(insn, 1)?;
+    if ex.operands_planned(insn) {
+        // GPRs, memory and immediates only: no segment register involved.
+        return ex.write_op(insn, 0, v);
+    }
     if insn.op_kind(0) == OpKind::Register && insn.op_register(0).is_segment_register() {
         let r = insn.op_register(0);
         if r == Register::CS {

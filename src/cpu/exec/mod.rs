@@ -17,6 +17,7 @@ mod long_mode;
 mod msr;
 mod muldiv;
 pub mod operand;
+pub mod operand_plan;
 mod protected;
 mod segments;
 mod shift;
@@ -53,6 +54,7 @@ use crate::devices::bus::PortBus;
 use crate::devices::lapic::Lapic;
 use crate::mem::GuestMemory;
 use iced_x86::Instruction;
+use operand_plan::OperandPlan;
 use std::sync::{Mutex, MutexGuard};
 
 /// What a handler sees: the vCPU's registers and the machine's buses.
@@ -71,6 +73,11 @@ pub struct Exec<'a> {
     /// This vCPU's local APIC, for IA32_APIC_BASE and CR8 (TPR); None for
     /// a CPU without one.
     pub lapic: Option<&'a Mutex<Lapic>>,
+    /// Operand plan of the instruction at `plan_insn` (only compared,
+    /// never dereferenced): operand access reads it instead of iced-x86's
+    /// getters when a handler passes that very instruction.
+    pub plan: OperandPlan,
+    pub plan_insn: *const Instruction,
 }
 
 impl<'a> Exec<'a> {
@@ -89,6 +96,8 @@ impl<'a> Exec<'a> {
             yield_now: false,
             pending_db: 0,
             lapic: None,
+            plan: OperandPlan::NONE,
+            plan_insn: std::ptr::null(),
         }
     }
 
@@ -134,6 +143,8 @@ impl<'a> Exec<'a> {
                 }
                 obs.before(self.s, insn, &bytes[..len]);
             }
+            self.plan = d.plan;
+            self.plan_insn = insn;
             let flags_at_start = self.s.rflags;
             // The shadow covers exactly one instruction: this one. After
             // it the run loop must look for interrupts held off meanwhile.

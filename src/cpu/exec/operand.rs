@@ -2,14 +2,15 @@
 //! segment checks, memory, immediates and the stack. Handlers say what to
 //! compute; this file says where the values live.
 
+use super::operand_plan::{OpPlan, NO_REG};
 use super::Exec;
 use crate::cpu::fault::Fault;
 use crate::cpu::mmu::{self, Access};
-use crate::cpu::state::{Segment, CS, FS, GS, RSP, SS};
+use crate::cpu::state::{cr0, efer, rflags, Segment, CS, FS, GS, RSP, SS};
 use iced_x86::{Instruction, OpKind, Register};
 
 /// Where a general-purpose register operand lives in `CpuState::gpr`.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct GprLoc {
     pub index: usize,
     /// Size in bytes.
@@ -125,10 +126,31 @@ pub fn addr_size(insn: &Instruction) -> u32 {
 }
 
 impl Exec<'_> {
+    /// True when `insn` is the instruction whose operand plan `self.plan`
+    /// holds (a handler may also pass an instruction it built itself).
+    #[inline]
+    fn planned(&self, insn: &Instruction) -> bool {
+        std::ptr::eq(insn, self.plan_insn)
+    }
+
+    /// True when operands 0 and 1 of `insn` are both GPRs, memory or
+    /// immediates with a plan (no segment, control or vector registers).
+    #[inline]
+    pub fn operands_planned(&self, insn: &Instruction) -> bool {
+        self.planned(insn)
+            && !matches!(self.plan.ops[0], OpPlan::Other)
+            && !matches!(self.plan.ops[1], OpPlan::Other)
+    }
+
     #[inline]
     pub fn gpr(&self, r: Register) -> u64 {
-        let l = gpr_loc(r);
-        let v = self.s.gpr[l.index];
+        self.gpr_at(gpr_loc(r))
+    }
+
+    /// Reads the GPR at `l`, zero-extended.
+    #[inline]
+    pub fn gpr_at(&self, l: GprLoc) -> u64 {
+        let v = self.s.gpr[l.index & 15];
         if l.high8 {
             (v >> 8) & 0xff
         } else {
@@ -140,8 +162,13 @@ impl Exec<'_> {
     /// bits, 32-bit writes zero the upper half.
     #[inline]
     pub fn set_gpr(&mut self, r: Register, v: u64) {
-        let l = gpr_loc(r);
-        let slot = &mut self.s.gpr[l.index];
+        self.set_gpr_at(gpr_loc(r), v)
+    }
+
+    /// Writes the GPR at `l` with the merge rules of `set_gpr`.
+    #[inline]
+    pub fn set_gpr_at(&mut self, l: GprLoc, v: u64) {
+        let slot = &mut self.s.gpr[l.index & 15];
         *slot = match (l.size, l.high8) {
             (1, true) => (*slot & !0xff00) | ((v & 0xff) << 8),
             (1, false) => (*slot & !0xff) | (v & 0xff),
@@ -169,7 +196,24 @@ impl Exec<'_> {
     }
 
     /// The offset part of a memory operand, wrapped to the address size.
+    #[inline]
     pub fn effective_offset(&self, insn: &Instruction) -> u64 {
+        if self.planned(insn) && !self.plan.mem.unplanned {
+            let m = &self.plan.mem;
+            let mut off = m.disp;
+            if m.base != NO_REG {
+                off = off.wrapping_add(self.s.gpr[m.base as usize & 15]);
+            }
+            if m.index != NO_REG {
+                let index = self.s.gpr[m.index as usize & 15] & m.index_mask();
+                off = off.wrapping_add(index << (m.scale_shift & 63));
+            }
+            return off & m.addr_mask();
+        }
+        self.effective_offset_unplanned(insn)
+    }
+
+    fn effective_offset_unplanned(&self, insn: &Instruction) -> u64 {
         let mut off = insn.memory_displacement64();
         let base = insn.memory_base();
         if base == Register::RIP || base == Register::EIP {
@@ -188,6 +232,9 @@ impl Exec<'_> {
     /// Segment-register index of a memory operand (after overrides).
     #[inline]
     pub fn mem_seg(&self, insn: &Instruction) -> usize {
+        if self.planned(insn) {
+            return self.plan.mem.seg as usize;
+        }
         seg_index(insn.memory_segment())
     }
 
@@ -200,8 +247,7 @@ impl Exec<'_> {
         } else {
             Fault::gp(0)
         };
-        let sr = self.s.seg[seg];
-        self.segment_linear(&sr, seg, offset, size, write, fault)
+        self.segment_linear(&self.s.seg[seg], seg, offset, size, write, fault)
     }
 
     /// `linear` for an explicit segment cache (stacks not loaded yet).
@@ -346,29 +392,87 @@ impl Exec<'_> {
     /// Reads the destination of a read-modify-write: the read is checked
     /// as a write (segment type, and paging reports W=1 on a fault), as
     /// Intel CPUs do.
-    #[inline]
+    #[inline(always)]
     pub fn read_op_rmw(&mut self, insn: &Instruction, n: u32) -> Result<u64, Fault> {
-        if insn.op_kind(n) != OpKind::Memory {
-            return self.read_op(insn, n);
+        if self.planned(insn) && n < 2 {
+            if let OpPlan::Gpr(r) = self.plan.ops[n as usize] {
+                return Ok(r.read(&self.s.gpr));
+            }
         }
-        let size = insn.memory_size().size() as u32;
-        let seg = self.mem_seg(insn);
+        self.read_op_rmw_slow(insn, n)
+    }
+
+    #[inline(never)]
+    fn read_op_rmw_slow(&mut self, insn: &Instruction, n: u32) -> Result<u64, Fault> {
+        let (seg, size) = if self.planned(insn) && n < 2 {
+            match self.plan.ops[n as usize] {
+                OpPlan::Mem => (self.plan.mem.seg as usize, self.plan.mem.size as u32),
+                _ => return self.read_op(insn, n),
+            }
+        } else {
+            if insn.op_kind(n) != OpKind::Memory {
+                return self.read_op(insn, n);
+            }
+            (self.mem_seg(insn), insn.memory_size().size() as u32)
+        };
         let off = self.effective_offset(insn);
         let lin = self.linear(seg, off, size, true)?;
+        if let Some(phys) = self.fast_data_phys(lin, size, true) {
+            return Ok(self.mem.read(phys, size));
+        }
         let access = Access::write(self.user_access());
         self.read_linear_as(lin, size, access)
     }
 
+    /// The physical address of an explicit data access of `size` bytes at
+    /// `linear` when the short path can serve it: within one page, no
+    /// breakpoints armed, and paging off or a TLB entry that allows the
+    /// access. `None` sends the access down the general path, which walks,
+    /// faults and records breakpoint hits.
+    #[inline(always)]
+    fn fast_data_phys(&self, linear: u64, size: u32, write: bool) -> Option<u64> {
+        let s = &*self.s;
+        if (linear & 0xfff) + size as u64 > 0x1000 || self.breakpoints_enabled() {
+            return None;
+        }
+        let phys = if s.cr0 & cr0::PG == 0 {
+            linear & 0xffff_ffff
+        } else {
+            let linear = if s.msr.efer & efer::LMA != 0 {
+                linear
+            } else {
+                linear & 0xffff_ffff
+            };
+            // As `Access::kind` for an explicit (not implicit) access.
+            let user = self.user_access();
+            let mut k = write as usize | (user as usize) << 2;
+            if !user && s.rflags & rflags::AC != 0 {
+                k |= mmu::kind::AC_EXEMPT;
+            }
+            self.tlb.lookup(linear, k)?
+        };
+        Some(self.mem.a20_mask(phys))
+    }
+
     /// Reads `size` bytes at `seg:offset`.
+    #[inline(always)]
     pub fn read_mem(&mut self, seg: usize, offset: u64, size: u32) -> Result<u64, Fault> {
         let lin = self.linear(seg, offset, size, false)?;
+        if let Some(phys) = self.fast_data_phys(lin, size, false) {
+            return Ok(self.mem.read(phys, size));
+        }
         let user = self.user_access();
         self.read_linear(lin, size, user)
     }
 
     /// Writes `size` bytes at `seg:offset`.
+    #[inline(always)]
     pub fn write_mem(&mut self, seg: usize, offset: u64, size: u32, v: u64) -> Result<(), Fault> {
         let lin = self.linear(seg, offset, size, true)?;
+        if let Some(phys) = self.fast_data_phys(lin, size, true) {
+            self.mem.write(phys, size, v);
+            return Ok(());
+        }
         let user = self.user_access();
         self.write_linear(lin, size, v, user)
     }
@@ -388,19 +492,36 @@ impl Exec<'_> {
     /// Size in bytes of operand `n`.
     #[inline]
     pub fn op_size(&self, insn: &Instruction, n: u32) -> u32 {
-        match insn.op_kind(n) {
-            OpKind::Register => insn.op_register(n).size() as u32,
-            OpKind::Memory => insn.memory_size().size() as u32,
-            OpKind::Immediate8 | OpKind::Immediate8_2nd => 1,
-            OpKind::Immediate16 | OpKind::Immediate8to16 => 2,
-            OpKind::Immediate32 | OpKind::Immediate8to32 => 4,
-            _ => 8,
+        if self.planned(insn) && n < 2 {
+            return self.plan.sizes[n as usize] as u32;
         }
+        super::operand_plan::op_size(insn, n)
     }
 
     /// Reads operand `n` (register, memory or immediate), zero-extended.
-    #[inline]
+    #[inline(always)]
     pub fn read_op(&mut self, insn: &Instruction, n: u32) -> Result<u64, Fault> {
+        if self.planned(insn) && n < 2 {
+            match self.plan.ops[n as usize] {
+                OpPlan::Gpr(r) => return Ok(r.read(&self.s.gpr)),
+                OpPlan::Imm => return Ok(self.plan.imm),
+                _ => {}
+            }
+        }
+        self.read_op_slow(insn, n)
+    }
+
+    #[inline(never)]
+    fn read_op_slow(&mut self, insn: &Instruction, n: u32) -> Result<u64, Fault> {
+        if self.planned(insn) && n < 2 && self.plan.ops[n as usize] == OpPlan::Mem {
+            let off = self.effective_offset(insn);
+            let m = &self.plan.mem;
+            return self.read_mem(m.seg as usize, off, m.size as u32);
+        }
+        self.read_op_unplanned(insn, n)
+    }
+
+    fn read_op_unplanned(&mut self, insn: &Instruction, n: u32) -> Result<u64, Fault> {
         Ok(match insn.op_kind(n) {
             OpKind::Register => {
                 let r = insn.op_register(n);
@@ -423,8 +544,24 @@ impl Exec<'_> {
     }
 
     /// Writes operand `n` (register or memory).
-    #[inline]
+    #[inline(always)]
     pub fn write_op(&mut self, insn: &Instruction, n: u32, v: u64) -> Result<(), Fault> {
+        if self.planned(insn) && n < 2 {
+            if let OpPlan::Gpr(r) = self.plan.ops[n as usize] {
+                r.write(&mut self.s.gpr, v);
+                return Ok(());
+            }
+        }
+        self.write_op_slow(insn, n, v)
+    }
+
+    #[inline(never)]
+    fn write_op_slow(&mut self, insn: &Instruction, n: u32, v: u64) -> Result<(), Fault> {
+        if self.planned(insn) && n < 2 && self.plan.ops[n as usize] == OpPlan::Mem {
+            let off = self.effective_offset(insn);
+            let m = &self.plan.mem;
+            return self.write_mem(m.seg as usize, off, m.size as u32, v);
+        }
         match insn.op_kind(n) {
             OpKind::Register => {
                 self.set_gpr(insn.op_register(n), v);
