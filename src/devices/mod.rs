@@ -6,6 +6,7 @@ pub mod debug_exit;
 pub mod fpu_error;
 pub mod hpet;
 pub mod i8042;
+pub mod ide;
 pub mod ioapic;
 pub mod irq;
 pub mod lapic;
