@@ -69,6 +69,16 @@ fn boot(args: &cli::RunArgs) -> Result<ExitCode, String> {
         serial,
         clock,
     })?;
+    if let Some(p) = &args.hda {
+        machine.attach_disk(0, 0, p)?;
+    }
+    if let Some(p) = &args.hdb {
+        machine.attach_disk(0, 1, p)?;
+    }
+    if let Some(p) = &args.cdrom {
+        machine.attach_cdrom(1, 0, p)?;
+    }
+    machine.set_boot_order(&args.boot.0);
     if args.debugcon != cli::SerialTarget::None {
         machine.attach_firmware_log(output_for(&args.debugcon)?)?;
     }

@@ -26,6 +26,7 @@ use crate::devices::bus::PortBus;
 use crate::devices::fpu_error::FpuErrorLatch;
 use crate::devices::hpet::{Hpet, SharedHpet, HPET_BASE, HPET_SIZE};
 use crate::devices::i8042::{register_i8042, I8042};
+use crate::devices::ide::{self, PiixIde, SharedPiixIde};
 use crate::devices::ioapic::{IoApic, SharedIoApic, IOAPIC_BASE, IOAPIC_SIZE};
 use crate::devices::irq::{IrqLines, SharedIrqLines};
 use crate::devices::lapic::{Lapic, SharedLapic, LAPIC_BASE, LAPIC_SIZE};
@@ -77,6 +78,8 @@ pub struct Platform {
     pub pci: SharedPciBus,
     pub isa_bridge: Arc<Mutex<Piix3IsaBridge>>,
     pub pm: SharedPiix4Pm,
+    /// The PIIX3 IDE function (00:01.1) on IRQ14/15.
+    pub ide: SharedPiixIde,
 }
 
 /// The inputs of the two interrupt controllers, as bit masks of levels and
@@ -185,6 +188,12 @@ impl Platform {
         pci.add(0, 0, Box::new(i440fx_host_bridge()))?;
         pci.add(1, 0, Box::new(isa_bridge.clone()))?;
         pci.add(1, 3, Box::new(pm.clone()))?;
+        let ide = Arc::new(Mutex::new(PiixIde::new(
+            irq.line(ide::IRQS[0]),
+            irq.line(ide::IRQS[1]),
+        )));
+        pci.add(1, 1, Box::new(ide.clone()))?;
+        ide::register_ide(io, &ide)?;
         let pci = Arc::new(Mutex::new(pci));
         register_pci(io, &pci)?;
         Ok(Platform {
@@ -205,7 +214,14 @@ impl Platform {
             pci,
             isa_bridge,
             pm,
+            ide,
         })
+    }
+
+    /// Runs the IDE DMA transfers the guest started (the bus master
+    /// needs guest memory, which only the run loop holds).
+    pub fn service_dma(&self, mem: &mut GuestMemory) {
+        lock(&self.ide).service_dma(mem);
     }
 
     /// Brings the timers up to the clock's present.

@@ -152,6 +152,7 @@ impl PciFunction for PiixIde {
         self.config.read(reg)
     }
     fn config_write(&mut self, reg: u8, value: u32, mask: u32) {
+        log::trace!("ide config {reg:#x} <- {value:#x} mask {mask:#x}");
         self.config.write(reg, value, mask)
     }
     fn io_decode(&self, port: u16) -> Option<(usize, u16)> {
@@ -190,14 +191,25 @@ struct IdePorts {
 impl PortDevice for IdePorts {
     fn read(&mut self, offset: u16, size: u8) -> u32 {
         let mut ide = self.ide.lock().unwrap_or_else(|e| e.into_inner());
-        if self.control {
+        let value = if self.control {
             ide.control_read(self.channel, offset, size)
         } else {
             ide.command_read(self.channel, offset, size)
-        }
+        };
+        log::trace!(
+            "ide{} {}+{offset} read {value:#x}",
+            self.channel,
+            if self.control { "ctl" } else { "cmd" }
+        );
+        value
     }
 
     fn write(&mut self, offset: u16, size: u8, value: u32) {
+        log::trace!(
+            "ide{} {}+{offset} write {value:#x}",
+            self.channel,
+            if self.control { "ctl" } else { "cmd" }
+        );
         let mut ide = self.ide.lock().unwrap_or_else(|e| e.into_inner());
         if self.control {
             ide.control_write(self.channel, offset, size, value)

@@ -452,3 +452,19 @@ fn random_port_traffic_never_panics() {
         }
     }
 }
+
+#[test]
+fn seabios_style_enable_sequence_decodes_the_primary_channel() {
+    let lines = IrqLines::new();
+    let mut ide = PiixIde::new(lines.line(14), lines.line(15));
+    ide.attach(0, 0, disk(64));
+    ide.config_write(0x20, 0xc000, 0xffff_ffff);
+    ide.config_write(0x40, 0x8000, 0xffff);
+    ide.config_write(0x40, 0x8000_0000, 0xffff_0000);
+    ide.config_write(0x04, 0x103, 0xffff);
+    assert_eq!(ide.config_read(0x40), 0x8000_8000);
+    let ide = Arc::new(Mutex::new(ide));
+    let mut io = PortBus::default();
+    register_ide(&mut io, &ide).unwrap();
+    assert_eq!(io.read(0x1f7, 1), 0x50);
+}
