@@ -79,7 +79,11 @@ fn boot_sector(write: bool, read_lba: u64) -> Result<Vec<u8>, IcedError> {
 }
 
 /// Fills WRITE_BUF (the marker, then 0xA5s) and writes it to sector 2.
-fn write_sector2(a: &mut CodeAssembler, fail: CodeLabel, print: CodeLabel) -> Result<(), IcedError> {
+fn write_sector2(
+    a: &mut CodeAssembler,
+    fail: CodeLabel,
+    print: CodeLabel,
+) -> Result<(), IcedError> {
     a.mov(di, WRITE_BUF as i32)?;
     a.mov(al, 0xa5)?;
     a.mov(cx, 512)?;
@@ -147,8 +151,8 @@ fn run_seabios(args: &[&str]) -> (String, Option<i32>) {
         .args(args)
         .output()
         .expect("run xlat");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned()
-        + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     (text, out.status.code())
 }
 
@@ -196,8 +200,8 @@ fn el_torito_iso(boot: &[u8]) -> Vec<u8> {
     iso[17 * BLOCK + 7..17 * BLOCK + 39].copy_from_slice(&id);
     iso[17 * BLOCK + 0x47..17 * BLOCK + 0x4b].copy_from_slice(&19u32.to_le_bytes());
     descriptor(&mut iso, 18, 0xff); // terminator
-    // Boot catalog: validation entry (words sum to zero), then the
-    // initial entry: bootable, no emulation, 4 virtual sectors at 20.
+                                    // Boot catalog: validation entry (words sum to zero), then the
+                                    // initial entry: bootable, no emulation, 4 virtual sectors at 20.
     let cat = 19 * BLOCK;
     iso[cat] = 1;
     iso[cat + 4..cat + 8].copy_from_slice(b"XLAT");
@@ -222,7 +226,22 @@ fn seabios_boots_an_el_torito_cd_and_reads_it_through_int13() {
     let dir = scratch_dir("cd-boot");
     let image = dir.join("cd.iso");
     std::fs::write(&image, el_torito_iso(&boot_sector(false, 21).unwrap())).unwrap();
-    let (out, code) = run_seabios(&["--cdrom", image.to_str().unwrap(), "--boot", "d"]);
+    // A bootable disk too, which fails the test if it runs: --boot d
+    // (CMOS boot order) must pick the CD.
+    let disk = dir.join("disk.img");
+    let mut sector = vec![0u8; 1 << 20];
+    sector[..5].copy_from_slice(&[0xb0, 0x11, 0xe6, 0xf4, 0xf4]); // exit 35
+    sector[510] = 0x55;
+    sector[511] = 0xaa;
+    std::fs::write(&disk, &sector).unwrap();
+    let (out, code) = run_seabios(&[
+        "--cdrom",
+        image.to_str().unwrap(),
+        "--hda",
+        disk.to_str().unwrap(),
+        "--boot",
+        "d",
+    ]);
     for marker in ["IDE-BOOT", "READ-OK"] {
         assert!(out.contains(marker), "no {marker}; output:\n{out}");
     }

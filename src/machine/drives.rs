@@ -35,20 +35,33 @@ const CMOS_BOOT_FLAG2: u8 = 0x3d;
 impl Machine {
     /// Puts the raw image at `path` on `channel` (0 primary, 1 secondary)
     /// at `position` (0 master, 1 slave) as a read-write ATA disk.
-    pub fn attach_disk(&mut self, channel: usize, position: usize, path: &Path) -> Result<(), String> {
+    pub fn attach_disk(
+        &mut self,
+        channel: usize,
+        position: usize,
+        path: &Path,
+    ) -> Result<(), String> {
         let backend = FileBackend::open(path, false)
             .map_err(|e| format!("cannot open disk image {}: {e}", path.display()))?;
         let serial = format!("XLAT{:04}", channel * 2 + position);
         let disk = AtaDisk::new(Box::new(backend), &serial);
         if disk.sectors() == 0 {
-            return Err(format!("disk image {} is smaller than a sector", path.display()));
+            return Err(format!(
+                "disk image {} is smaller than a sector",
+                path.display()
+            ));
         }
         lock(&self.platform.ide).attach(channel, position, Media::Disk(disk));
         Ok(())
     }
 
     /// Puts the ISO image at `path` in an ATAPI CD-ROM drive (read-only).
-    pub fn attach_cdrom(&mut self, channel: usize, position: usize, path: &Path) -> Result<(), String> {
+    pub fn attach_cdrom(
+        &mut self,
+        channel: usize,
+        position: usize,
+        path: &Path,
+    ) -> Result<(), String> {
         let backend = FileBackend::open(path, true)
             .map_err(|e| format!("cannot open CD-ROM image {}: {e}", path.display()))?;
         let cd = AtapiCdrom::new(Box::new(backend));

@@ -23,9 +23,15 @@ pub enum Outcome {
     /// Failed: ERR with this error register, interrupt.
     Error(u8),
     /// Data in by PIO, `block` bytes per DRQ block.
-    PioIn { src: Source, block: usize },
+    PioIn {
+        src: Source,
+        block: usize,
+    },
     /// Data out by PIO, `block` bytes per DRQ block.
-    PioOut { sink: Sink, block: usize },
+    PioOut {
+        sink: Sink,
+        block: usize,
+    },
     DmaIn(Source),
     DmaOut(Sink),
 }
@@ -202,7 +208,7 @@ impl AtaDisk {
             },
             // READ VERIFY SECTORS (with/without retries), EXT: the sectors
             // must be readable; nothing is transferred.
-            0x40 | 0x41 | 0x42 => match self.range(tf, cmd == 0x42) {
+            0x40..=0x42 => match self.range(tf, cmd == 0x42) {
                 Some((lba, n)) => {
                     let mut src = Source::sectors(lba, n, SECTOR);
                     while src.remaining() > 0 {

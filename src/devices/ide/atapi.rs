@@ -53,7 +53,12 @@ fn be32(b: &[u8]) -> u64 {
 /// offset included), as READ TOC reports with MSF set.
 fn msf(lba: u64) -> [u8; 4] {
     let f = lba + 150;
-    [0, (f / 75 / 60).min(255) as u8, (f / 75 % 60) as u8, (f % 75) as u8]
+    [
+        0,
+        (f / 75 / 60).min(255) as u8,
+        (f / 75 % 60) as u8,
+        (f % 75) as u8,
+    ]
 }
 
 /// A reply cut to the allocation length.
@@ -266,8 +271,8 @@ impl AtapiCdrom {
         let start = be16(&cdb[2..4]) as u16;
         let alloc = be16(&cdb[7..9]);
         let profile: u16 = if self.tray_open { 0 } else { 0x0008 }; // CD-ROM
-        // Feature descriptors: Profile List (0), Core (1), Removable
-        // Medium (3), all current when a disc is in.
+                                                                    // Feature descriptors: Profile List (0), Core (1), Removable
+                                                                    // Medium (3), all current when a disc is in.
         let current = (!self.tray_open) as u8;
         let features: [(u16, Vec<u8>); 3] = [
             (0x0000, vec![0x00, 0x08, current, 0]),
@@ -347,7 +352,9 @@ mod tests {
     use super::*;
 
     fn drive(blocks: usize) -> AtapiCdrom {
-        let data: Vec<u8> = (0..blocks * CD_BLOCK).map(|i| (i / CD_BLOCK) as u8).collect();
+        let data: Vec<u8> = (0..blocks * CD_BLOCK)
+            .map(|i| (i / CD_BLOCK) as u8)
+            .collect();
         AtapiCdrom::new(Box::new(MemBackend::new(data, true)))
     }
 
@@ -379,7 +386,10 @@ mod tests {
         let err = run(&mut d, &[0xff]).unwrap_err();
         assert_eq!((err.key, err.asc), (ILLEGAL_REQUEST, ASC_INVALID_OPCODE));
         let s = run(&mut d, &[0x03, 0, 0, 0, 18]).unwrap();
-        assert_eq!((s[0], s[2], s[12]), (0x70, ILLEGAL_REQUEST, ASC_INVALID_OPCODE));
+        assert_eq!(
+            (s[0], s[2], s[12]),
+            (0x70, ILLEGAL_REQUEST, ASC_INVALID_OPCODE)
+        );
         let s = run(&mut d, &[0x03, 0, 0, 0, 18]).unwrap();
         assert_eq!(s[2], 0, "sense cleared once reported");
         let err = run(&mut d, &[0x28, 0, 0, 0, 0, 99, 0, 0, 2]).unwrap_err();

@@ -43,10 +43,7 @@ pub struct FileBackend {
 impl FileBackend {
     /// Opens `path` read-write, or read-only when `read_only` (CD-ROMs).
     pub fn open(path: &Path, read_only: bool) -> io::Result<Self> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(!read_only)
-            .open(path)?;
+        let file = OpenOptions::new().read(true).write(!read_only).open(path)?;
         let meta = file.metadata()?;
         if !meta.is_file() {
             return Err(io::Error::new(

@@ -86,7 +86,11 @@ impl BusMaster {
 
 /// Whether the channel has a DMA command and a started bus master.
 pub fn dma_ready(ch: &Channel) -> bool {
-    ch.bm.running() && matches!(ch.transfer, Transfer::DmaIn { .. } | Transfer::DmaOut { .. })
+    ch.bm.running()
+        && matches!(
+            ch.transfer,
+            Transfer::DmaIn { .. } | Transfer::DmaOut { .. }
+        )
 }
 
 /// Moves a pending DMA transfer's data between the drive and guest memory

@@ -83,8 +83,13 @@ pub enum Transfer {
         limit: u16,
     },
     /// Waiting for the bus master.
-    DmaIn { src: Source, packet: bool },
-    DmaOut { sink: Sink },
+    DmaIn {
+        src: Source,
+        packet: bool,
+    },
+    DmaOut {
+        sink: Sink,
+    },
 }
 
 pub struct Channel {
@@ -177,9 +182,7 @@ impl Channel {
     }
 
     pub fn alternate_status(&self) -> u8 {
-        self.drives[self.selected]
-            .as_ref()
-            .map_or(0, |d| d.status)
+        self.drives[self.selected].as_ref().map_or(0, |d| d.status)
     }
 
     pub fn write_register(&mut self, reg: u16, value: u8) {
@@ -464,7 +467,10 @@ impl Channel {
         let bytes = &value.to_le_bytes()[..size.clamp(1, 4) as usize];
         match &mut self.transfer {
             Transfer::Packet {
-                cdb, pos, dma, limit,
+                cdb,
+                pos,
+                dma,
+                limit,
             } => {
                 for b in bytes {
                     if *pos < 12 {

@@ -79,8 +79,7 @@ impl PiixIde {
     }
 
     fn decodes(&self, channel: usize) -> bool {
-        self.config.command() & 1 != 0
-            && self.config.word(IDETIM[channel]) & IDE_DECODE_ENABLE != 0
+        self.config.command() & 1 != 0 && self.config.word(IDETIM[channel]) & IDE_DECODE_ENABLE != 0
     }
 
     /// Runs the DMA transfers whose bus master the guest started.

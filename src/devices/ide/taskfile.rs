@@ -159,7 +159,7 @@ mod tests {
         }
         tf.write(2, 0x01);
         tf.write(2, 0x00);
-        assert_eq!(tf.lba48(), 0x66_5544_33_2211);
+        assert_eq!(tf.lba48(), 0x6655_4433_2211);
         assert_eq!(tf.count48(), 256);
         assert_eq!(tf.count28(), 256);
         assert_eq!(tf.read(3, true), 0x44);

@@ -127,7 +127,13 @@ fn signature_identify_and_absent_slave() {
     r.outb(0x3f6, 0x00);
     assert_eq!(r.inb(0x1f7), 0x50);
     assert_eq!(
-        [r.inb(0x1f1), r.inb(0x1f2), r.inb(0x1f3), r.inb(0x1f4), r.inb(0x1f5)],
+        [
+            r.inb(0x1f1),
+            r.inb(0x1f2),
+            r.inb(0x1f3),
+            r.inb(0x1f4),
+            r.inb(0x1f5)
+        ],
         [1, 1, 1, 0, 0]
     );
     r.outb(0x376, 0x04);
@@ -199,7 +205,11 @@ fn pio_read_write_multiple_and_chs() {
     r.lba28(1, 6);
     r.outb(0x1f7, 0xc4);
     let block = r.read_words(0x1f0, 1024);
-    assert_eq!((block[0], block[2047]), (1, 4), "four sectors per DRQ block");
+    assert_eq!(
+        (block[0], block[2047]),
+        (1, 4),
+        "four sectors per DRQ block"
+    );
     let rest = r.read_words(0x1f0, 512);
     assert_eq!((rest[0], rest[1023]), (5, 6));
     assert_eq!(r.inb(0x1f7), 0x50);
@@ -343,7 +353,11 @@ fn unknown_commands_abort_and_diagnostic_passes() {
     assert_eq!(r.inb(0x1f7), 0x50);
     r.outb(0x1f7, 0xec);
     let id = r.read_words(0x1f0, 256);
-    assert_eq!(u16::from_le_bytes([id[126], id[127]]), 0x0407, "MWDMA2 selected");
+    assert_eq!(
+        u16::from_le_bytes([id[126], id[127]]),
+        0x0407,
+        "MWDMA2 selected"
+    );
     r.outb(0x1f7, 0xe7);
     assert_eq!(r.inb(0x1f7), 0x50, "FLUSH CACHE");
 }
