@@ -115,3 +115,19 @@ fn instruction_limit_stops_the_demo() {
     assert!(stdout.starts_with("xlat built-in demo"), "{stdout}");
     assert!(!stdout.contains("demo finished"), "{stdout}");
 }
+
+#[test]
+fn missing_or_unusable_drive_images() {
+    for flag in ["--hda", "--hdb", "--cdrom"] {
+        let path = concat!(env!("CARGO_TARGET_TMPDIR"), "/no-such-image.img");
+        let out = xlat(&[flag, path]);
+        assert_one_line_error(&out, &["no-such-image.img"]);
+    }
+    let tiny = scratch_file("tiny-disk.img", &[0; 100]);
+    assert_one_line_error(&xlat(&["--hda", &tiny]), &["smaller than a sector"]);
+    assert_one_line_error(
+        &xlat(&["--hda", env!("CARGO_TARGET_TMPDIR")]),
+        &["cannot open disk image"],
+    );
+    assert_one_line_error(&xlat(&["--boot", "z"]), &["--boot"]);
+}
