@@ -159,12 +159,15 @@ impl PciFunction for PiixIde {
     }
     fn io_read(&mut self, _region: usize, offset: u16, size: u8) -> u32 {
         let chs = &self.channels;
-        split_read(offset, size, |o| match o {
+        let v = split_read(offset, size, |o| match o {
             0..=15 => chs[(o >> 3) as usize].bm.read(o & 7),
             _ => 0xff,
-        })
+        });
+        log::trace!("ide bm+{offset} read {v:#x}");
+        v
     }
     fn io_write(&mut self, _region: usize, offset: u16, size: u8, value: u32) {
+        log::trace!("ide bm+{offset} write {value:#x}");
         let chs = &mut self.channels;
         split_write(offset, size, value, |o, v| {
             if o < 16 {
