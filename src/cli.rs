@@ -189,6 +189,19 @@ pub struct RunArgs {
     /// file:PATH or none.
     #[arg(long, default_value = "none", value_parser = parse_serial)]
     pub debugcon: SerialTarget,
+    /// Raw disk image for the primary IDE master (read-write).
+    #[arg(long, value_name = "FILE")]
+    pub hda: Option<PathBuf>,
+    /// Raw disk image for the primary IDE slave (read-write).
+    #[arg(long, value_name = "FILE")]
+    pub hdb: Option<PathBuf>,
+    /// ISO image for the CD-ROM drive, the secondary IDE master.
+    #[arg(long, value_name = "FILE")]
+    pub cdrom: Option<PathBuf>,
+    /// Boot order for SeaBIOS: up to three of a (floppy), c (first hard
+    /// disk), d (CD-ROM), e.g. d or cd. Default: c, then d.
+    #[arg(long, value_name = "ORDER", default_value = "cd", value_parser = parse_boot_order)]
+    pub boot: BootOrder,
     /// Guest time source: deterministic (follows executed instructions,
     /// reproducible) or realtime (follows the host clock). auto: realtime
     /// when the serial console is on an interactive terminal.
@@ -213,6 +226,28 @@ pub fn parse_serial(s: &str) -> Result<SerialTarget, String> {
             _ => Err(format!("'{s}' is not stdio, none or file:PATH")),
         },
     }
+}
+
+/// Devices to boot from, first to last.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BootOrder(pub Vec<xlat::machine::BootDevice>);
+
+/// Parses QEMU's boot-order letters.
+pub fn parse_boot_order(s: &str) -> Result<BootOrder, String> {
+    use xlat::machine::BootDevice;
+    let order = s
+        .chars()
+        .map(|c| match c {
+            'a' => Ok(BootDevice::Floppy),
+            'c' => Ok(BootDevice::HardDisk),
+            'd' => Ok(BootDevice::Cdrom),
+            _ => Err(format!("'{s}': boot devices are a, c or d")),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if order.is_empty() || order.len() > 3 {
+        return Err(format!("'{s}': give one to three boot devices"));
+    }
+    Ok(BootOrder(order))
 }
 
 #[derive(Args)]
@@ -288,5 +323,18 @@ mod tests {
         assert!(parse_memory("12Q").is_err());
         assert!(parse_memory("").is_err());
         assert!(parse_memory("1K").is_err());
+    }
+
+    #[test]
+    fn boot_orders_parse_from_qemu_letters() {
+        use xlat::machine::BootDevice::*;
+        assert_eq!(parse_boot_order("d"), Ok(BootOrder(vec![Cdrom])));
+        assert_eq!(
+            parse_boot_order("cda"),
+            Ok(BootOrder(vec![HardDisk, Cdrom, Floppy]))
+        );
+        assert!(parse_boot_order("x").is_err());
+        assert!(parse_boot_order("").is_err());
+        assert!(parse_boot_order("cdac").is_err());
     }
 }

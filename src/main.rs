@@ -85,6 +85,16 @@ fn boot(args: &cli::RunArgs) -> Result<ExitCode, String> {
             .map_err(|e| format!("cannot read VGA BIOS {}: {e}", rom.display()))?;
         machine.add_vga_rom(data)?;
     }
+    if let Some(p) = &args.hda {
+        machine.attach_disk(0, 0, p)?;
+    }
+    if let Some(p) = &args.hdb {
+        machine.attach_disk(0, 1, p)?;
+    }
+    if let Some(p) = &args.cdrom {
+        machine.attach_cdrom(1, 0, p)?;
+    }
+    machine.set_boot_order(&args.boot.0);
     if args.debugcon != cli::SerialTarget::None {
         machine.attach_firmware_log(output_for(&args.debugcon)?)?;
     }

@@ -145,3 +145,19 @@ fn bench_linux_names_a_missing_qemu() {
     ]);
     assert_one_line_error(&out, &["/nonexistent/qemu-system-x86_64", "qemu"]);
 }
+
+#[test]
+fn missing_or_unusable_drive_images() {
+    for flag in ["--hda", "--hdb", "--cdrom"] {
+        let path = concat!(env!("CARGO_TARGET_TMPDIR"), "/no-such-image.img");
+        let out = xlat(&[flag, path]);
+        assert_one_line_error(&out, &["no-such-image.img"]);
+    }
+    let tiny = scratch_file("tiny-disk.img", &[0; 100]);
+    assert_one_line_error(&xlat(&["--hda", &tiny]), &["smaller than a sector"]);
+    assert_one_line_error(
+        &xlat(&["--hda", env!("CARGO_TARGET_TMPDIR")]),
+        &["cannot open disk image"],
+    );
+    assert_one_line_error(&xlat(&["--boot", "z"]), &["--boot"]);
+}

@@ -29,7 +29,15 @@ const DEVICE_PORTS: &[(u16, u16)] = &[
     (0x3b0, 0x30), // VGA registers
     (0x1ce, 2),    // Bochs VBE dispi
     (0x510, 2),    // fw_cfg
+    (0x1f0, 8),    // primary IDE command block
+    (0x3f6, 1),    // primary IDE control
+    (0x170, 8),    // secondary IDE command block
+    (0x376, 1),    // secondary IDE control
+    (0xc000, 16),  // IDE bus master (BMIBA as set up below)
 ];
+
+/// PCI configuration address of the IDE function's BMIBA (00:01.1, 0x20).
+const IDE_BMIBA: u32 = 0x8000_0920;
 
 /// MMIO windows: local APIC, I/O APIC, HPET.
 const DEVICE_MMIO: &[(u64, u64)] = &[
@@ -52,7 +60,20 @@ fn machine() -> Machine {
     config.console = Box::new(std::io::sink());
     config.serial = Box::new(std::io::sink());
     config.no_reboot = true;
-    Machine::build(config).expect("machine")
+    let mut m = Machine::build(config).expect("machine");
+    // A disk and a CD-ROM on scratch images, decoded as firmware leaves
+    // them, with the bus master at 0xC000.
+    let dir = std::env::temp_dir().join(format!("xlat-fuzz-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (disk, cd) = (dir.join("disk.img"), dir.join("cd.iso"));
+    std::fs::write(&disk, vec![0x5au8; 64 << 10]).unwrap();
+    std::fs::write(&cd, vec![0xa5u8; 64 << 10]).unwrap();
+    m.attach_disk(0, 0, &disk).unwrap();
+    m.attach_cdrom(1, 0, &cd).unwrap();
+    m.platform.ide.lock().unwrap().firmware_setup();
+    m.io.write(0xcf8, 4, IDE_BMIBA);
+    m.io.write(0xcfc, 4, 0xc001);
+    m
 }
 
 fn pick<T: Copy>(rng: &mut XorShift, items: &[T]) -> T {

@@ -7,6 +7,7 @@ pub mod fpu_error;
 pub mod fw_cfg;
 pub mod hpet;
 pub mod i8042;
+pub mod ide;
 pub mod ioapic;
 pub mod irq;
 pub mod lapic;

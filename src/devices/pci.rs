@@ -229,6 +229,10 @@ impl PciConfig {
         let base = (reg & 0xfc) as usize;
         for i in 0..4 {
             let lane = (mask >> (8 * i)) as u8;
+            if lane == 0 {
+                // A byte the access does not cover keeps its value.
+                continue;
+            }
             let byte = (value >> (8 * i)) as u8 & lane;
             let at = base + i;
             let w = self.writable[at];
@@ -975,6 +979,19 @@ mod tests {
         assert_eq!(c.memory_bar(2), Some((0x1_fe00_0000, 0x4000)));
         assert_eq!(c.decode_io_bars(0xc05f), Some((0, 0x1f)));
         assert_eq!(c.decode_io_bars(0xc060), None);
+    }
+
+    #[test]
+    fn narrow_writes_leave_the_other_bytes_of_the_dword() {
+        let mut c = PciConfig::new(0x8086, 0x1234, 0, 0, 0);
+        for offset in 0x40..0x44 {
+            c.define(offset, 0x00, 0xff);
+        }
+        c.write(0x40, 0x8000, 0x0000_ffff);
+        c.write(0x40, 0x8000_0000, 0xffff_0000);
+        assert_eq!(c.read(0x40), 0x8000_8000);
+        c.write(0x40, 0x0000_1200, 0x0000_ff00);
+        assert_eq!(c.read(0x40), 0x8000_1200);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod acpi;
 pub mod clock;
+mod drives;
 pub mod e820;
 mod firmware;
 pub mod frontend;
@@ -10,6 +11,7 @@ pub mod linux_boot;
 pub mod platform;
 pub mod serial_input;
 
+pub use drives::BootDevice;
 pub use firmware::{map_firmware, FirmwareError};
 
 use crate::cpu::{Cpu, Observer, StopReason};
@@ -179,6 +181,8 @@ impl Machine {
         .map_err(|e| e.to_string())?;
         self.cpu.tlb.flush_all();
         self.cpu.flush_decode_cache(&mut self.mem);
+        // No firmware runs: enable the IDE ports as it would have.
+        lock(&self.platform.ide).firmware_setup();
         Ok(())
     }
 
@@ -315,6 +319,7 @@ impl Machine {
                 return RunOutcome::Quit;
             }
             self.platform.advance_timers();
+            self.platform.service_dma(&mut self.mem);
             if self.platform.control.take_poweroff_request() {
                 return RunOutcome::PowerOff;
             }

@@ -27,6 +27,7 @@ use crate::devices::fpu_error::FpuErrorLatch;
 use crate::devices::fw_cfg::{self, FwCfg, FW_CFG_PORT, FW_CFG_PORTS};
 use crate::devices::hpet::{Hpet, SharedHpet, HPET_BASE, HPET_SIZE};
 use crate::devices::i8042::{register_i8042, I8042};
+use crate::devices::ide::{self, PiixIde, SharedPiixIde};
 use crate::devices::ioapic::{IoApic, SharedIoApic, IOAPIC_BASE, IOAPIC_SIZE};
 use crate::devices::irq::{IrqLines, SharedIrqLines};
 use crate::devices::lapic::{Lapic, SharedLapic, LAPIC_BASE, LAPIC_SIZE};
@@ -82,6 +83,8 @@ pub struct Platform {
     /// What firmware (SeaBIOS) learns about the board.
     pub fw_cfg: Arc<Mutex<FwCfg>>,
     pub vga: SharedVga,
+    /// The PIIX3 IDE function (00:01.1) on IRQ14/15.
+    pub ide: SharedPiixIde,
 }
 
 /// The inputs of the two interrupt controllers, as bit masks of levels and
@@ -201,6 +204,12 @@ impl Platform {
         pci.add(0, 0, Box::new(i440fx_host_bridge()))?;
         pci.add(1, 0, Box::new(isa_bridge.clone()))?;
         pci.add(1, 3, Box::new(pm.clone()))?;
+        let ide = Arc::new(Mutex::new(PiixIde::new(
+            irq.line(ide::IRQS[0]),
+            irq.line(ide::IRQS[1]),
+        )));
+        pci.add(1, 1, Box::new(ide.clone()))?;
+        ide::register_ide(io, &ide)?;
         let pci = Arc::new(Mutex::new(pci));
         register_pci(io, &pci)?;
         let fw_cfg = Arc::new(Mutex::new(board_fw_cfg(ram)));
@@ -226,7 +235,14 @@ impl Platform {
             pm,
             fw_cfg,
             vga,
+            ide,
         })
+    }
+
+    /// Runs the IDE DMA transfers the guest started (the bus master
+    /// needs guest memory, which only the run loop holds).
+    pub fn service_dma(&self, mem: &mut GuestMemory) {
+        lock(&self.ide).service_dma(mem);
     }
 
     /// Brings the timers up to the clock's present.
