@@ -5,26 +5,10 @@
 //! scripts/fetch-linux-guests.sh (CI runs it first); without them these
 //! tests fail and say so.
 
-use std::path::PathBuf;
+mod guests;
+
+use guests::image;
 use std::process::Command;
-
-fn guests() -> PathBuf {
-    std::env::var_os("XLAT_GUESTS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/xlat-guests")
-        })
-}
-
-fn image(name: &str) -> PathBuf {
-    let path = guests().join(name);
-    assert!(
-        path.is_file(),
-        "{} is missing: run scripts/fetch-linux-guests.sh (Debian's kernel and busybox packages)",
-        path.display()
-    );
-    path
-}
 
 /// What a boot left behind.
 struct Boot {
