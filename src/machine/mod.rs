@@ -183,6 +183,7 @@ impl Machine {
         self.cpu.flush_decode_cache(&mut self.mem);
         // No firmware runs: enable the IDE ports as it would have.
         lock(&self.platform.ide).firmware_setup();
+        program_mtrrs(&mut self.cpu.state.msr);
         Ok(())
     }
 
@@ -421,6 +422,22 @@ impl Machine {
     }
 }
 
+/// The memory types a PC BIOS programs before an OS starts (as SeaBIOS
+/// does): write-back RAM below 1 MiB except the uncached VGA window,
+/// write-back by default, and the PCI/MMIO hole from `PCI_HOLE_START` to
+/// 4 GiB uncached.
+fn program_mtrrs(msr: &mut crate::cpu::state::Msrs) {
+    const WB: u64 = 0x0606_0606_0606_0606;
+    msr.mtrr_fixed = [WB, WB, 0, WB, WB, WB, WB, WB, WB, WB, WB];
+    let hole = (1u64 << 32) - e820::PCI_HOLE_START;
+    let phys_mask = (1u64 << crate::cpu::mmu::MAXPHYADDR) - 1;
+    // Variable range 0: base (type UC = 0) and mask with the valid bit.
+    msr.mtrr_var[0] = e820::PCI_HOLE_START;
+    msr.mtrr_var[1] = (!(hole - 1) & phys_mask) | 1 << 11;
+    // Enabled (bit 11), fixed ranges enabled (bit 10), default type WB.
+    msr.mtrr_def_type = 1 << 11 | 1 << 10 | 6;
+}
+
 /// Locks a device, taking it over if a holder panicked (plain-data state).
 fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -431,4 +448,21 @@ enum Wake {
     Event,
     Never,
     Quit,
+}
+
+#[cfg(test)]
+mod mtrr_tests {
+    use super::*;
+
+    #[test]
+    fn direct_boot_mtrrs_mark_ram_write_back_and_the_hole_uncached() {
+        let mut msr = crate::cpu::state::Msrs::default();
+        program_mtrrs(&mut msr);
+        assert_eq!(msr.mtrr_def_type, 0xc06);
+        assert_eq!(msr.mtrr_fixed[2], 0, "A0000-BFFFF uncached (VGA)");
+        assert_eq!(msr.mtrr_fixed[0] & 0xff, 6);
+        assert_eq!(msr.mtrr_var[0], 0xe000_0000);
+        // 512 MiB range: mask bits 29-39 and the valid bit.
+        assert_eq!(msr.mtrr_var[1], 0xff_e000_0800);
+    }
 }
