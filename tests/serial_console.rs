@@ -25,7 +25,7 @@ impl Session {
             .arg("--initrd")
             .arg(image(initrd))
             .args(["--append", "console=ttyS0 panic=-1", "-m", "256M"])
-            .args(["--no-reboot", "--max-instructions", "30000000000"])
+            .args(["--no-reboot", "--max-instructions", "1000000000000"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

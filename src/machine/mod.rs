@@ -98,6 +98,9 @@ pub struct Machine {
     pub screenshot_path: std::path::PathBuf,
     /// A window showing the screen, and when it last drew.
     frontend: Option<(Box<dyn frontend::Frontend>, std::time::Instant)>,
+    /// Guest time and instruction count when the TSC was last brought up
+    /// to the clock.
+    tsc_sync: (u64, u64),
 }
 
 /// Instructions run between looks at the machine's devices.
@@ -140,6 +143,7 @@ impl Machine {
             serial_input: None,
             screenshot_path: "xlat-screenshot.png".into(),
             frontend: None,
+            tsc_sync: (0, 0),
         })
     }
 
@@ -214,6 +218,22 @@ impl Machine {
             ),
             Err(e) => eprint!("\r\nxlat: {e}\r\n"),
         }
+    }
+
+    /// The TSC ticks once per nanosecond of guest time. Between looks it
+    /// counts retired instructions; time that passed without them (a
+    /// halted CPU skipping to its next timer, or the host clock running
+    /// ahead in real-time mode) is added here, so kernels that keep time
+    /// with the TSC see the same time as the timers. It never goes back.
+    fn sync_tsc(&mut self, icount: u64) {
+        let now = self.clock.now_ns();
+        let (last_ns, last_icount) = self.tsc_sync;
+        let by_clock = now.saturating_sub(last_ns);
+        let by_count = icount.saturating_sub(last_icount);
+        if by_clock > by_count {
+            self.cpu.state.tsc = self.cpu.state.tsc.wrapping_add(by_clock - by_count);
+        }
+        self.tsc_sync = (now, icount);
     }
 
     /// Shows the machine through `frontend` (a window) from now on.
@@ -316,6 +336,7 @@ impl Machine {
                 return RunOutcome::InstructionLimit;
             }
             self.clock.set_icount(icount);
+            self.sync_tsc(icount);
             if self.pump_serial_input(None) || !self.refresh_frontend() {
                 return RunOutcome::Quit;
             }
@@ -397,9 +418,26 @@ impl Machine {
         }
         let input_open = self.serial_input.as_ref().is_some_and(|i| !i.exhausted());
         let timeout = match (self.clock.source(), deadline) {
+            (ClockSource::Deterministic { .. }, Some(deadline)) if input_open => {
+                // Someone may type: idle guest time passes at the host's
+                // pace (in steps of at most 10 ms), so input arrives at
+                // the guest time it was typed instead of after the guest
+                // has raced through its timers (and any instruction limit).
+                let now = self.clock.now_ns();
+                let step = deadline.saturating_sub(now).min(10_000_000);
+                let had = self.serial_input.as_mut().map_or(0, |i| i.pending().len());
+                if self.pump_serial_input(Some(Some(std::time::Duration::from_nanos(step)))) {
+                    return Wake::Quit;
+                }
+                let has = self.serial_input.as_mut().map_or(0, |i| i.pending().len());
+                let delivered = lock(&self.platform.com1).irq_level();
+                if !delivered && has == had {
+                    self.clock.skip_to(now + step);
+                }
+                return Wake::Event;
+            }
             (ClockSource::Deterministic { .. }, Some(deadline)) => {
-                // Guest time jumps to the timer; input is looked at on
-                // the way, without waiting for the host.
+                // Guest time jumps to the timer.
                 self.clock.skip_to(deadline);
                 return Wake::Event;
             }
@@ -464,5 +502,28 @@ mod mtrr_tests {
         assert_eq!(msr.mtrr_var[0], 0xe000_0000);
         // 512 MiB range: mask bits 29-39 and the valid bit.
         assert_eq!(msr.mtrr_var[1], 0xff_e000_0800);
+    }
+}
+
+#[cfg(test)]
+mod tsc_tests {
+    use super::*;
+
+    #[test]
+    fn tsc_follows_guest_time_across_a_halted_skip() {
+        let mut config = MachineConfig::new(1 << 20, vec![0xf4; 4096]);
+        config.console = Box::new(std::io::sink());
+        config.serial = Box::new(std::io::sink());
+        let mut m = Machine::build(config).unwrap();
+        m.sync_tsc(0);
+        // Instructions alone: TSC = offset + icount, no correction.
+        m.clock.set_icount(500);
+        m.sync_tsc(500);
+        assert_eq!(m.cpu.state.tsc, 0);
+        // A halted CPU skips 1 ms of guest time: the TSC moves with it.
+        m.clock.skip_to(1_000_500);
+        m.sync_tsc(500);
+        assert_eq!(m.cpu.state.tsc.wrapping_add(500), 1_000_500);
+        assert_eq!(m.clock.now_ns(), 1_000_500);
     }
 }
