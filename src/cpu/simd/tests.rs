@@ -37,6 +37,21 @@ pub(super) fn run(cpu: &mut Cpu, mem: &mut GuestMemory) {
 }
 
 /// The vector of the exception the program ended with (0xffff: none).
+/// A one-instruction program for the gate tests.
+pub(super) type Prog = fn(&mut CodeAssembler) -> Result<(), IcedError>;
+
+/// Runs each program with CR0 bits set and CR4 bits cleared, and checks
+/// the vector it ends with (0xffff: no fault).
+pub(super) fn assert_gate_vectors(cases: &[(Prog, u64, u64, u64)]) {
+    for (i, &(prog, set_cr0, clear_cr4, vector)) in cases.iter().enumerate() {
+        let (mut cpu, mut mem) = machine(prog);
+        cpu.state.cr0 |= set_cr0;
+        cpu.state.cr4 &= !clear_cr4;
+        run(&mut cpu, &mut mem);
+        assert_eq!(outcome(&cpu), vector, "case {i}");
+    }
+}
+
 pub(super) fn outcome(cpu: &Cpu) -> u64 {
     cpu.state.gpr[RAX]
 }
@@ -75,7 +90,6 @@ fn mmx_aliases_the_x87_registers_and_emms_empties_them() {
 fn cr0_and_cr4_gates() {
     let sse = |a: &mut CodeAssembler| a.addps(xmm0, xmm1);
     let mmx = |a: &mut CodeAssembler| a.paddb(mm0, mm1);
-    type Prog = fn(&mut CodeAssembler) -> Result<(), IcedError>;
     let cases: [(Prog, u64, u64, u64); 6] = [
         (sse, cr0::EM, 0, 6),
         (sse, 0, cr4::OSFXSR, 6),
@@ -85,13 +99,7 @@ fn cr0_and_cr4_gates() {
         // MMX does not need CR4.OSFXSR.
         (mmx, 0, cr4::OSFXSR, 0xffff),
     ];
-    for (i, (prog, set_cr0, clear_cr4, vector)) in cases.into_iter().enumerate() {
-        let (mut cpu, mut mem) = machine(prog);
-        cpu.state.cr0 |= set_cr0;
-        cpu.state.cr4 &= !clear_cr4;
-        run(&mut cpu, &mut mem);
-        assert_eq!(outcome(&cpu), vector, "case {i}");
-    }
+    assert_gate_vectors(&cases);
 }
 
 #[test]

@@ -3,13 +3,12 @@
 //! ROUNDSS (and its precision suppression), MONITOR/MWAIT as #UD.
 //! Results themselves are compared with the host CPU by hostcheck.
 
-use super::tests::{machine, outcome, run, DATA};
+use super::tests::{assert_gate_vectors, machine, outcome, run, Prog, DATA};
 use crate::cpu::state::{cr0, cr4};
 use iced_x86::code_asm::*;
 
 #[test]
 fn cr0_and_cr4_gate_the_new_forms() {
-    type Prog = fn(&mut CodeAssembler) -> Result<(), IcedError>;
     let pshufb_mm: Prog = |a| a.pshufb(mm0, mm1);
     let pshufb_xmm: Prog = |a| a.pshufb(xmm0, xmm1);
     let roundps: Prog = |a| a.roundps(xmm0, xmm1, 0);
@@ -24,13 +23,7 @@ fn cr0_and_cr4_gate_the_new_forms() {
         (roundps, cr0::EM, 0, 6),
         (pcmpistri, 0, cr4::OSFXSR, 6),
     ];
-    for (i, (prog, set_cr0, clear_cr4, vector)) in cases.into_iter().enumerate() {
-        let (mut cpu, mut mem) = machine(prog);
-        cpu.state.cr0 |= set_cr0;
-        cpu.state.cr4 &= !clear_cr4;
-        run(&mut cpu, &mut mem);
-        assert_eq!(outcome(&cpu), vector, "case {i}");
-    }
+    assert_gate_vectors(&cases);
 }
 
 #[test]
