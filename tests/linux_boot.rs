@@ -45,8 +45,11 @@ fn boot(kernel: &str, initrd: &str) -> Boot {
 
 /// Console lines that show the kernel found the platform through ACPI: the
 /// tables, the I/O APIC from the MADT, the AML interpreter with S5 from the
-/// DSDT, the HPET from its table and the PCI root bridge from the DSDT.
+/// DSDT, the HPET from its table and the PCI root bridge from the DSDT;
+/// the SMBIOS tables, and the MTRRs programmed as firmware would.
 const PLATFORM_LINES: &[&str] = &[
+    "SMBIOS 2.8 present.",
+    "DMI: xlat xlat PC, BIOS",
     "ACPI: RSDP 0x000000000009FC00",
     "ACPI: FACP 0x",
     "ACPI: DSDT 0x",

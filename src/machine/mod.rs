@@ -10,6 +10,7 @@ pub mod frontend;
 pub mod linux_boot;
 pub mod platform;
 pub mod serial_input;
+pub mod smbios;
 
 pub use drives::BootDevice;
 pub use firmware::{map_firmware, FirmwareError};
@@ -172,6 +173,7 @@ impl Machine {
         } else {
             (0, 0)
         };
+        smbios::install(&mut self.mem, &mut self.io);
         let e820 = e820::pc_memory_map(self.mem.ram_size(), acpi, nvs);
         linux_boot::load(
             &mut self.mem,
