@@ -21,7 +21,7 @@ use crate::devices::debug_console::DebugConsole;
 use crate::devices::debug_exit::{DebugExit, ExitRequest};
 use crate::mem::GuestMemory;
 use clock::{Clock, ClockSource, VirtualClock};
-use platform::Platform;
+use platform::{lock, Platform};
 use serial_input::{EscapeCommand, SerialInput, ESCAPE_HELP};
 use std::io::Write;
 
@@ -476,11 +476,6 @@ fn program_mtrrs(msr: &mut crate::cpu::state::Msrs) {
     msr.mtrr_var[1] = (!(hole - 1) & phys_mask) | 1 << 11;
     // Enabled (bit 11), fixed ranges enabled (bit 10), default type WB.
     msr.mtrr_def_type = 1 << 11 | 1 << 10 | 6;
-}
-
-/// Locks a device, taking it over if a holder panicked (plain-data state).
-fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Why a halted CPU's wait ended.

@@ -144,7 +144,7 @@ fn board_fw_cfg(ram: u64) -> FwCfg {
 
 /// Locks a device, taking it over even if a previous holder panicked (the
 /// device state is plain data, so it stays usable).
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
