@@ -148,6 +148,14 @@ pub struct RunArgs {
     /// Print instructions executed and MIPS at exit.
     #[arg(long)]
     pub stats: bool,
+    /// Count retired instructions per guest code block and write the
+    /// hottest places to FILE at exit.
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
+    /// With --profile: fold the blocks into the guest's symbols, from a
+    /// System.map or /proc/kallsyms ("ADDR TYPE NAME" lines).
+    #[arg(long, value_name = "FILE", requires = "profile")]
+    pub profile_symbols: Option<PathBuf>,
     /// Exit instead of resetting the machine on a triple fault.
     #[arg(long)]
     pub no_reboot: bool,

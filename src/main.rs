@@ -11,9 +11,12 @@ use xlat::host::terminal::{self, RawTerminal};
 use xlat::machine::clock::ClockSource;
 use xlat::machine::serial_input::SerialInput;
 use xlat::machine::{Machine, MachineConfig, RunOutcome};
+use xlat::trace::profile::{GuestProfile, Symbols};
 use xlat::trace::text::TextTracer;
 
 /// The built-in demo firmware (bios/), assembled at build time.
+/// How many rows --profile writes.
+const PROFILE_ROWS: usize = 200;
 const DEMO_ROM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/demo.rom"));
 
 fn main() -> ExitCode {
@@ -120,6 +123,19 @@ fn boot(args: &cli::RunArgs) -> Result<ExitCode, String> {
     } else {
         None
     };
+    let symbols = match &args.profile_symbols {
+        Some(p) => Some(
+            std::fs::read_to_string(p)
+                .map_err(|e| format!("cannot read {}: {e}", p.display()))
+                .and_then(|text| {
+                    Symbols::parse(&text).map_err(|e| format!("{}: {e}", p.display()))
+                })?,
+        ),
+        None => None,
+    };
+    if args.profile.is_some() {
+        machine.cpu.profile = Some(GuestProfile::default());
+    }
     let started = Instant::now();
     let mut tracer = args
         .trace_text
@@ -150,6 +166,15 @@ fn boot(args: &cli::RunArgs) -> Result<ExitCode, String> {
         xlat::host::screenshot::save_png(&frame, path)?;
     }
     let elapsed = started.elapsed();
+    if let (Some(path), Some(profile)) = (&args.profile, &machine.cpu.profile) {
+        let mut out = std::fs::File::create(path)
+            .map(std::io::BufWriter::new)
+            .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+        profile
+            .write_report(&mut out, symbols.as_ref(), PROFILE_ROWS)
+            .and_then(|()| std::io::Write::flush(&mut out))
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
     let icount = machine.cpu.state.icount;
     if args.stats || demo {
         let mips = icount as f64 / elapsed.as_secs_f64().max(1e-9) / 1e6;

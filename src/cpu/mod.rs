@@ -17,6 +17,7 @@ pub mod x87;
 use crate::devices::bus::PortBus;
 use crate::devices::lapic::SharedLapic;
 use crate::mem::GuestMemory;
+use crate::trace::profile::GuestProfile;
 use decode_cache::DecodeCache;
 pub use exec::Exec;
 pub use fault::Fault;
@@ -50,6 +51,8 @@ pub struct Cpu {
     cache: DecodeCache,
     /// The vCPU's local APIC (IA32_APIC_BASE, CR8), wired by the machine.
     pub lapic: Option<SharedLapic>,
+    /// Instructions retired per block, when the user asked for a profile.
+    pub profile: Option<GuestProfile>,
 }
 
 impl Default for Cpu {
@@ -65,6 +68,7 @@ impl Cpu {
             tlb: mmu::Tlb::default(),
             cache: DecodeCache::default(),
             lapic: None,
+            profile: None,
         }
     }
 
@@ -120,12 +124,17 @@ impl Cpu {
                     continue;
                 }
             };
+            let block_start = self.state.seg[state::CS].base.wrapping_add(self.state.rip);
+            let icount_before = self.state.icount;
             let mut ex = Exec::new(&mut self.state, mem, io, &mut self.tlb);
             ex.lapic = self.lapic.as_deref();
             let reason = match observer {
                 Some(ref mut o) => ex.run_block(&block, end, Some(&mut **o)),
                 None => ex.run_block(&block, end, None),
             };
+            if let Some(profile) = &mut self.profile {
+                profile.record(block_start, self.state.icount - icount_before);
+            }
             if let Some(stop) = reason {
                 if self.state.halted {
                     return StopReason::Halted;

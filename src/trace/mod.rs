@@ -1,3 +1,4 @@
-//! Instruction tracing and observers.
+//! Instruction tracing, observers and the guest profiler.
 
+pub mod profile;
 pub mod text;
