@@ -21,6 +21,8 @@ pub struct Decoded {
     pub handler: Handler,
     /// Where the operands live, worked out once here.
     pub plan: OperandPlan,
+    /// RIP of the next sequential instruction, wrapped to the code size.
+    pub next_ip: u64,
 }
 
 pub struct Block {
@@ -257,6 +259,11 @@ fn decode_block(
         }
     }
     let mut decoder = Decoder::with_ip(bitness, bytes, ip, options);
+    let ip_mask = match bitness {
+        64 => u64::MAX,
+        32 => 0xffff_ffff,
+        _ => 0xffff,
+    };
     let mut insns = Vec::new();
     let mut limit_fault_at_end = false;
     while decoder.can_decode() && insns.len() < MAX_BLOCK {
@@ -273,10 +280,16 @@ fn decode_block(
         }
         let entry = catalog::entry(insn.code());
         let ends = entry.ends_block || insn.flow_control() != FlowControl::Next;
+        let (handler, imm) = crate::cpu::exec::specialize::specialize(&insn, entry.handler);
+        let mut plan = OperandPlan::of(&insn);
+        if let Some(v) = imm {
+            plan.imm = v;
+        }
         insns.push(Decoded {
-            plan: OperandPlan::of(&insn),
+            plan,
+            next_ip: insn.next_ip() & ip_mask,
             insn,
-            handler: entry.handler,
+            handler,
         });
         if ends {
             break;

@@ -17,10 +17,12 @@ mod long_mode;
 mod msr;
 mod muldiv;
 pub mod operand;
+mod operand_fast;
 pub mod operand_plan;
 mod protected;
 mod segments;
 mod shift;
+pub mod specialize;
 mod stack;
 mod string;
 mod system;
@@ -124,14 +126,89 @@ impl<'a> Exec<'a> {
         &mut self,
         block: &Block,
         end_icount: u64,
+        observer: Option<&mut dyn Observer>,
+    ) -> Option<StopReason> {
+        if observer.is_none() && !self.needs_careful_steps() {
+            return self.run_block_fast(block, end_icount);
+        }
+        self.run_block_careful(block, end_icount, observer)
+    }
+
+    /// Single-step and breakpoint traps, RF and the interrupt shadow need
+    /// work around every instruction; without them a block runs bare.
+    #[inline(always)]
+    fn needs_careful_steps(&self) -> bool {
+        self.s.rflags & (TF | RF) != 0 || self.breakpoints_enabled() || self.s.interrupt_shadow
+    }
+
+    /// The common case: no observer, no debug traps, no shadow. A handler
+    /// that turns one of them on ends the block, and the next block runs
+    /// the careful loop.
+    fn run_block_fast(&mut self, block: &Block, end_icount: u64) -> Option<StopReason> {
+        for d in &block.insns {
+            let start_rip = self.s.rip;
+            let start_rsp = self.s.gpr[RSP];
+            self.next_rip = d.next_ip;
+            self.plan = d.plan;
+            self.plan_insn = &d.insn;
+            if let Err(fault) = (d.handler)(self, &d.insn) {
+                return self.fault_in_block(fault, start_rip, start_rsp);
+            }
+            self.s.rip = self.next_rip;
+            self.s.icount += 1;
+            if self.yield_now {
+                return Some(StopReason::Yield);
+            }
+            if self.s.rip != d.next_ip
+                || self.needs_careful_steps()
+                || self.mem.code_pages.any_written()
+                || self.s.icount >= end_icount
+            {
+                return None;
+            }
+        }
+        self.end_of_block(block)
+    }
+
+    /// Rolls back to the instruction's start (SDM 6.5: faults report the
+    /// faulting instruction) and delivers `fault`.
+    #[cold]
+    fn fault_in_block(
+        &mut self,
+        fault: Fault,
+        start_rip: u64,
+        start_rsp: u64,
+    ) -> Option<StopReason> {
+        self.s.rip = start_rip;
+        self.s.gpr[RSP] = start_rsp;
+        self.s.icount += 1;
+        interrupt::deliver_fault(self, fault).err()
+    }
+
+    /// A block cut short by the CS limit faults where its bytes end.
+    fn end_of_block(&mut self, block: &Block) -> Option<StopReason> {
+        if block.limit_fault_at_end {
+            self.s.icount += 1;
+            if let Err(stop) = interrupt::deliver_fault(self, Fault::gp(0)) {
+                return Some(stop);
+            }
+        }
+        None
+    }
+
+    /// The general loop: observer calls, instruction and data breakpoints,
+    /// single-step traps, RF and the interrupt shadow.
+    fn run_block_careful(
+        &mut self,
+        block: &Block,
+        end_icount: u64,
         mut observer: Option<&mut dyn Observer>,
     ) -> Option<StopReason> {
-        let mask = self.ip_mask();
         for d in &block.insns {
             let insn = &d.insn;
             let start_rip = self.s.rip;
             let start_rsp = self.s.gpr[RSP];
-            self.next_rip = insn.next_ip() & mask;
+            self.next_rip = d.next_ip;
             if let Some(obs) = observer.as_mut() {
                 let mut bytes = [0u8; 15];
                 let len = insn.len().min(15);
@@ -182,37 +259,26 @@ impl<'a> Exec<'a> {
                     }
                 }
                 Err(fault) => {
-                    // Roll back to the instruction's start (SDM 6.5: faults
-                    // report the faulting instruction).
-                    self.s.rip = start_rip;
-                    self.s.gpr[RSP] = start_rsp;
                     if let Some(obs) = observer.as_mut() {
+                        // The observer sees the rolled-back state.
+                        self.s.rip = start_rip;
+                        self.s.gpr[RSP] = start_rsp;
                         obs.after(self.s, Some(fault));
                     }
-                    self.s.icount += 1;
-                    if let Err(stop) = interrupt::deliver_fault(self, fault) {
-                        return Some(stop);
-                    }
-                    return None;
+                    return self.fault_in_block(fault, start_rip, start_rsp);
                 }
             }
             if self.yield_now {
                 return Some(StopReason::Yield);
             }
-            if self.s.rip != insn.next_ip() & mask
+            if self.s.rip != d.next_ip
                 || self.mem.code_pages.any_written()
                 || self.s.icount >= end_icount
             {
                 return None;
             }
         }
-        if block.limit_fault_at_end {
-            self.s.icount += 1;
-            if let Err(stop) = interrupt::deliver_fault(self, Fault::gp(0)) {
-                return Some(stop);
-            }
-        }
-        None
+        self.end_of_block(block)
     }
 }
 

@@ -395,8 +395,14 @@ impl Exec<'_> {
     #[inline(always)]
     pub fn read_op_rmw(&mut self, insn: &Instruction, n: u32) -> Result<u64, Fault> {
         if self.planned(insn) && n < 2 {
-            if let OpPlan::Gpr(r) = self.plan.ops[n as usize] {
-                return Ok(r.read(&self.s.gpr));
+            match self.plan.ops[n as usize] {
+                OpPlan::Gpr(r) => return Ok(r.read(&self.s.gpr)),
+                OpPlan::Mem => {
+                    if let Some(phys) = self.planned_phys(true) {
+                        return Ok(self.mem.read(phys, self.plan.mem.size as u32));
+                    }
+                }
+                _ => {}
             }
         }
         self.read_op_rmw_slow(insn, n)
@@ -505,6 +511,11 @@ impl Exec<'_> {
             match self.plan.ops[n as usize] {
                 OpPlan::Gpr(r) => return Ok(r.read(&self.s.gpr)),
                 OpPlan::Imm => return Ok(self.plan.imm),
+                OpPlan::Mem => {
+                    if let Some(phys) = self.planned_phys(false) {
+                        return Ok(self.mem.read(phys, self.plan.mem.size as u32));
+                    }
+                }
                 _ => {}
             }
         }
@@ -547,9 +558,18 @@ impl Exec<'_> {
     #[inline(always)]
     pub fn write_op(&mut self, insn: &Instruction, n: u32, v: u64) -> Result<(), Fault> {
         if self.planned(insn) && n < 2 {
-            if let OpPlan::Gpr(r) = self.plan.ops[n as usize] {
-                r.write(&mut self.s.gpr, v);
-                return Ok(());
+            match self.plan.ops[n as usize] {
+                OpPlan::Gpr(r) => {
+                    r.write(&mut self.s.gpr, v);
+                    return Ok(());
+                }
+                OpPlan::Mem => {
+                    if let Some(phys) = self.planned_phys(true) {
+                        self.mem.write(phys, self.plan.mem.size as u32, v);
+                        return Ok(());
+                    }
+                }
+                _ => {}
             }
         }
         self.write_op_slow(insn, n, v)
