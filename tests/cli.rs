@@ -104,11 +104,12 @@ fn trace_text_prints_each_instruction() {
 
 #[test]
 fn instruction_limit_stops_the_demo() {
-    let out = xlat(&["--max-instructions", "1000"]);
+    // Past the mode set and font load, where the title is printed.
+    let out = xlat(&["--max-instructions", "10000"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(
-        stderr.contains("stopped after 1000 instructions"),
+        stderr.contains("stopped after 10000 instructions"),
         "{stderr}"
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
