@@ -77,9 +77,17 @@ fn boot(args: &cli::RunArgs) -> Result<ExitCode, String> {
     if let Some(wait_ms) = args.boot_menu {
         machine.enable_boot_menu(wait_ms)?;
     }
-    if args.display == "window" {
-        open_window(&mut machine)?;
-    }
+    let window = match args.display.as_str() {
+        "window" => open_window(&mut machine).map(|()| true)?,
+        "auto" if window_by_default() => match open_window(&mut machine) {
+            Ok(()) => true,
+            Err(e) => {
+                eprintln!("xlat: {e}; going on without a display");
+                false
+            }
+        },
+        _ => false,
+    };
     if let Some(rom) = vga_rom_path(args) {
         let data = std::fs::read(&rom)
             .map_err(|e| format!("cannot read VGA BIOS {}: {e}", rom.display()))?;
@@ -169,6 +177,11 @@ fn boot(args: &cli::RunArgs) -> Result<ExitCode, String> {
             );
         }
     }
+    if window && outcome == RunOutcome::Halted {
+        // As in QEMU, a halted guest's last picture stays up.
+        eprintln!("xlat: the guest has halted; close the window to quit");
+        machine.hold_display();
+    }
     Ok(match outcome {
         RunOutcome::Exit(status) => ExitCode::from(status as u8),
         RunOutcome::PowerOff => {
@@ -218,6 +231,17 @@ fn vga_rom_path(args: &cli::RunArgs) -> Option<std::path::PathBuf> {
     }
     let sibling = args.bios.as_ref()?.parent()?.join("vgabios-isavga.bin");
     sibling.is_file().then_some(sibling)
+}
+
+/// `--display auto`'s choice, as QEMU's: a window when one can be shown
+/// and someone is watching the terminal (so tests and pipelines, whose
+/// stdout is not a terminal, stay headless).
+fn window_by_default() -> bool {
+    use std::io::IsTerminal as _;
+    let desktop = ["DISPLAY", "WAYLAND_DISPLAY"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()));
+    cfg!(feature = "gui") && desktop && std::io::stdout().is_terminal()
 }
 
 #[cfg(feature = "gui")]

@@ -256,6 +256,18 @@ impl Machine {
         frontend.refresh(&self.platform)
     }
 
+    /// After the guest stopped for good: keeps the front end (if any)
+    /// showing the last picture until the user closes it or quits at the
+    /// console.
+    pub fn hold_display(&mut self) {
+        while self.frontend.is_some() {
+            if self.pump_serial_input(None) || !self.refresh_frontend() {
+                return;
+            }
+            std::thread::sleep(frontend::FRAME_INTERVAL);
+        }
+    }
+
     /// Tells the firmware to offer its boot menu for `wait_ms` (fw_cfg's
     /// boot-menu item and SeaBIOS's etc/boot-menu-wait).
     pub fn enable_boot_menu(&mut self, wait_ms: u16) -> Result<(), String> {
