@@ -93,6 +93,8 @@ pub struct Machine {
     no_reboot: bool,
     /// Resets performed since the machine was built.
     pub resets: u64,
+    /// Host time spent waiting with the CPU halted (not emulating).
+    pub idle: std::time::Duration,
     /// Host input for COM1, when the console is interactive.
     serial_input: Option<SerialInput>,
     /// Where Ctrl-A s saves the screen.
@@ -141,6 +143,7 @@ impl Machine {
             exit,
             no_reboot: config.no_reboot,
             resets: 0,
+            idle: std::time::Duration::ZERO,
             serial_input: None,
             screenshot_path: "xlat-screenshot.png".into(),
             frontend: None,
@@ -390,7 +393,10 @@ impl Machine {
                 if time_end.is_some_and(|t| self.clock.now_ns() >= t) {
                     return RunOutcome::InstructionLimit;
                 }
-                match self.wait_for_event(deadline) {
+                let idle_from = std::time::Instant::now();
+                let wake = self.wait_for_event(deadline);
+                self.idle += idle_from.elapsed();
+                match wake {
                     Wake::Event => continue,
                     Wake::Never => return RunOutcome::Halted,
                     Wake::Quit => return RunOutcome::Quit,
