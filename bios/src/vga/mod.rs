@@ -49,7 +49,8 @@ impl VgaRoutines {
     }
 
     /// Loads `font` (256 glyphs of `font.len() / 256` lines) into plane 2,
-    /// where text modes read character map 0. Clobbers AX, CX, DX, SI, DI.
+    /// where text modes read character map 0. Clobbers AX, BX, CX, DX, SI,
+    /// DI.
     pub fn load_font(&self, a: &mut CodeAssembler, font: &[u8]) -> Result<(), IcedError> {
         assert_eq!(font.len() % 256, 0);
         let height = font.len() / 256;
@@ -214,8 +215,7 @@ impl VgaRoutines {
         a.set_label(&mut self.load_dac)?;
         a.mov(dx, DAC_WRITE_INDEX)?;
         a.out(dx, al)?;
-        a.inc(dx)?;
-        debug_assert_eq!(DAC_WRITE_INDEX + 1, DAC_DATA);
+        a.mov(dx, DAC_DATA)?;
         let next = label_here(a)?;
         a.mov(al, byte_ptr(si).cs())?;
         a.out(dx, al)?;
