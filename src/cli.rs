@@ -185,9 +185,12 @@ pub struct RunArgs {
     /// menu", waiting MS milliseconds).
     #[arg(long, value_name = "MS", num_args = 0..=1, default_missing_value = "2500")]
     pub boot_menu: Option<u16>,
-    /// Show the screen: window (needs the gui feature and a desktop) or
-    /// none.
-    #[arg(long, default_value = "none", value_parser = ["window", "none"])]
+    /// Show the screen: window (needs the gui feature and a desktop),
+    /// none, or auto (the default): a window when this xlat has the gui
+    /// feature, DISPLAY or WAYLAND_DISPLAY is set and stdout is a terminal,
+    /// so tests and pipelines stay headless; a window that cannot open
+    /// then gives a warning, not an error.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "window", "none"])]
     pub display: String,
     /// Save the screen as a PNG file when xlat exits (and on Ctrl-A s at
     /// the console; default name there: xlat-screenshot.png).

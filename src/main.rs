@@ -80,9 +80,17 @@ fn boot(args: &cli::RunArgs) -> Result<ExitCode, String> {
     if let Some(wait_ms) = args.boot_menu {
         machine.enable_boot_menu(wait_ms)?;
     }
-    if args.display == "window" {
-        open_window(&mut machine)?;
-    }
+    let window = match args.display.as_str() {
+        "window" => open_window(&mut machine).map(|()| true)?,
+        "auto" if window_by_default() => match open_window(&mut machine) {
+            Ok(()) => true,
+            Err(e) => {
+                eprintln!("xlat: {e}; going on without a display");
+                false
+            }
+        },
+        _ => false,
+    };
     if let Some(rom) = vga_rom_path(args) {
         let data = std::fs::read(&rom)
             .map_err(|e| format!("cannot read VGA BIOS {}: {e}", rom.display()))?;
@@ -177,9 +185,17 @@ fn boot(args: &cli::RunArgs) -> Result<ExitCode, String> {
     }
     let icount = machine.cpu.state.icount;
     if args.stats || demo {
-        let mips = icount as f64 / elapsed.as_secs_f64().max(1e-9) / 1e6;
+        // MIPS over the time spent emulating: a guest waiting halted (the
+        // demo holds its text screen) is not slow.
+        let busy = elapsed.saturating_sub(machine.idle);
+        let mips = icount as f64 / busy.as_secs_f64().max(1e-9) / 1e6;
+        let halted = if machine.idle.as_millis() >= 100 {
+            format!("; {:.1} s of it halted", machine.idle.as_secs_f64())
+        } else {
+            String::new()
+        };
         eprintln!(
-            "xlat: {icount} instructions in {:.3} s ({mips:.1} MIPS, interpreter)",
+            "xlat: {icount} instructions in {:.3} s ({mips:.1} MIPS, interpreter{halted})",
             elapsed.as_secs_f64()
         );
         if args.stats {
@@ -193,6 +209,11 @@ fn boot(args: &cli::RunArgs) -> Result<ExitCode, String> {
                 if s.halted { ", halted" } else { "" }
             );
         }
+    }
+    if window && outcome == RunOutcome::Halted {
+        // As in QEMU, a halted guest's last picture stays up.
+        eprintln!("xlat: the guest has halted; close the window to quit");
+        machine.hold_display();
     }
     Ok(match outcome {
         RunOutcome::Exit(status) => ExitCode::from(status as u8),
@@ -243,6 +264,17 @@ fn vga_rom_path(args: &cli::RunArgs) -> Option<std::path::PathBuf> {
     }
     let sibling = args.bios.as_ref()?.parent()?.join("vgabios-isavga.bin");
     sibling.is_file().then_some(sibling)
+}
+
+/// `--display auto`'s choice, as QEMU's: a window when one can be shown
+/// and someone is watching the terminal (so tests and pipelines, whose
+/// stdout is not a terminal, stay headless).
+fn window_by_default() -> bool {
+    use std::io::IsTerminal as _;
+    let desktop = ["DISPLAY", "WAYLAND_DISPLAY"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()));
+    cfg!(feature = "gui") && desktop && std::io::stdout().is_terminal()
 }
 
 #[cfg(feature = "gui")]

@@ -104,11 +104,12 @@ fn trace_text_prints_each_instruction() {
 
 #[test]
 fn instruction_limit_stops_the_demo() {
-    let out = xlat(&["--max-instructions", "1000"]);
+    // Past the mode set and font load, where the title is printed.
+    let out = xlat(&["--max-instructions", "10000"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(
-        stderr.contains("stopped after 1000 instructions"),
+        stderr.contains("stopped after 10000 instructions"),
         "{stderr}"
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -160,4 +161,57 @@ fn missing_or_unusable_drive_images() {
         &["cannot open disk image"],
     );
     assert_one_line_error(&xlat(&["--boot", "z"]), &["--boot"]);
+}
+
+/// `--display window` where no window can open is an error, before the
+/// guest runs.
+#[test]
+fn display_window_without_a_desktop_is_a_one_line_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_xlat"))
+        .args(["--display", "window", "--max-instructions", "100000"])
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .expect("run xlat");
+    assert_one_line_error(&out, &["window"]);
+}
+
+/// With the default `--display auto`, a desktop in the environment but
+/// stdout in a pipe (as here) means no window: not even an attempt to
+/// reach the (nonexistent) X server.
+#[test]
+fn display_auto_stays_headless_in_a_pipe() {
+    let out = Command::new(env!("CARGO_BIN_EXE_xlat"))
+        .args(["--max-instructions", "10000"])
+        .env("DISPLAY", ":250")
+        .output()
+        .expect("run xlat");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("window"), "{stderr}");
+}
+
+/// On a terminal (util-linux's `script` gives xlat one) with DISPLAY set,
+/// auto tries a window; when the X server is not there, xlat warns in one
+/// line and runs headless.
+#[test]
+fn display_auto_on_a_terminal_falls_back_with_a_warning() {
+    let command = format!("{} --max-instructions 10000", env!("CARGO_BIN_EXE_xlat"));
+    let out = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("DISPLAY", ":250")
+        .env_remove("WAYLAND_DISPLAY")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run util-linux's script");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    let warnings: Vec<&str> = text.lines().filter(|l| l.contains("window")).collect();
+    assert_eq!(warnings.len(), 1, "{text}");
+    assert!(
+        warnings[0].starts_with("xlat: cannot open a window")
+            && warnings[0].contains("going on without a display"),
+        "{text}"
+    );
+    assert!(text.contains("xlat built-in demo"), "{text}");
 }

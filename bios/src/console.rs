@@ -3,6 +3,10 @@
 //!
 //! Every routine preserves all general registers (flags are clobbered) and
 //! needs only a stack, so a caller can print in the middle of a computation.
+//!
+//! A console made `with_screen` also copies every character to the VGA's
+//! colour text buffer (B800:0000, 80x25) at a cursor kept in RAM, so the
+//! demo's screen shows what the debug port prints, in colour.
 
 use crate::rom::label_here;
 use iced_x86::code_asm::*;
@@ -10,9 +14,26 @@ use iced_x86::code_asm::*;
 /// Bochs' and QEMU's "port E9 hack": a byte written there is printed.
 pub const DEBUG_CONSOLE_PORT: u32 = 0xe9;
 
+/// Where the screen copy keeps its state, in conventional RAM below the
+/// stack (addressed through SS, which the ROMs keep at 0): the cursor as a
+/// byte offset into the text buffer, and the attribute; attribute 0 means
+/// the copy to the screen is off.
+pub const SCREEN_CURSOR: u32 = 0x0500;
+pub const SCREEN_ATTR: u32 = 0x0502;
+/// The colour text buffer's segment and size (80x25 cells of 2 bytes).
+const TEXT_SEGMENT: u32 = 0xb800;
+const TEXT_BYTES: u32 = 80 * 25 * 2;
+const ROW_BYTES: u32 = 80 * 2;
+/// Text attributes: yellow and light grey on black.
+const VALUE_ATTR: u8 = 0x0e;
+const LABEL_ATTR: u8 = 0x07;
+
 /// Labels of the console routines; `emit` places them once in the ROM, and
 /// each method emits a call to one of them.
 pub struct Console {
+    /// Copy output to the VGA text buffer too.
+    screen: bool,
+    put_char: CodeLabel,
     print_inline: CodeLabel,
     hex_digits: CodeLabel,
     hex8: CodeLabel,
@@ -22,8 +43,21 @@ pub struct Console {
 }
 
 impl Console {
+    /// A console on the debug port only.
     pub fn new(a: &mut CodeAssembler) -> Self {
+        Self::build(a, false)
+    }
+
+    /// A console on the debug port that also writes to the VGA text
+    /// screen (once `color` has set a non-zero attribute).
+    pub fn with_screen(a: &mut CodeAssembler) -> Self {
+        Self::build(a, true)
+    }
+
+    fn build(a: &mut CodeAssembler, screen: bool) -> Self {
         Console {
+            screen,
+            put_char: a.create_label(),
             print_inline: a.create_label(),
             hex_digits: a.create_label(),
             hex8: a.create_label(),
@@ -39,6 +73,41 @@ impl Console {
         a.call(self.print_inline)?;
         a.db(text.as_bytes())?;
         a.db(&[0])
+    }
+
+    /// Prints the character in AL.
+    pub fn put_char(&self, a: &mut CodeAssembler) -> Result<(), IcedError> {
+        a.call(self.put_char)
+    }
+
+    /// Screen text from now on has attribute `attr` (0: screen copy off).
+    pub fn color(&self, a: &mut CodeAssembler, attr: u8) -> Result<(), IcedError> {
+        assert!(self.screen, "color() on a console without a screen");
+        a.mov(byte_ptr(SCREEN_ATTR).ss(), u32::from(attr))
+    }
+
+    /// Numbers from now on stand out on the screen (yellow); no effect
+    /// without a screen.
+    pub fn value_style(&self, a: &mut CodeAssembler) -> Result<(), IcedError> {
+        self.style(a, VALUE_ATTR)
+    }
+
+    /// Back to plain text (light grey); no effect without a screen.
+    pub fn label_style(&self, a: &mut CodeAssembler) -> Result<(), IcedError> {
+        self.style(a, LABEL_ATTR)
+    }
+
+    fn style(&self, a: &mut CodeAssembler, attr: u8) -> Result<(), IcedError> {
+        if self.screen {
+            self.color(a, attr)?;
+        }
+        Ok(())
+    }
+
+    /// Screen text from now on starts at `row`, `col` (0-based).
+    pub fn locate(&self, a: &mut CodeAssembler, row: u32, col: u32) -> Result<(), IcedError> {
+        assert!(self.screen && row < 25 && col < 80, "locate({row}, {col})");
+        a.mov(word_ptr(SCREEN_CURSOR).ss(), (row * 80 + col) * 2)
     }
 
     /// Prints AL as two hex digits.
@@ -63,9 +132,64 @@ impl Console {
 
     /// Emits the routines. Call once, somewhere execution never falls into.
     pub fn emit(mut self, a: &mut CodeAssembler) -> Result<(), IcedError> {
+        self.emit_put_char(a)?;
         self.emit_print_inline(a)?;
         self.emit_hex(a)?;
         self.emit_dec32(a)
+    }
+
+    /// AL to the debug port and, with a screen, to the text buffer: CR
+    /// goes to the start of the row, LF one row down, anything else is
+    /// stored with the current attribute. Text past the last row is
+    /// dropped (the demo's screen is laid out to fit).
+    fn emit_put_char(&mut self, a: &mut CodeAssembler) -> Result<(), IcedError> {
+        a.set_label(&mut self.put_char)?;
+        a.out(DEBUG_CONSOLE_PORT, al)?;
+        if !self.screen {
+            return a.ret();
+        }
+        let mut done = a.create_label();
+        let mut store = a.create_label();
+        let mut cr = a.create_label();
+        let mut lf = a.create_label();
+        a.cmp(byte_ptr(SCREEN_ATTR).ss(), 0)?;
+        a.je(done)?;
+        a.push(ax)?;
+        a.push(bx)?;
+        a.push(dx)?;
+        a.push(di)?;
+        a.push(es)?;
+        a.mov(di, word_ptr(SCREEN_CURSOR).ss())?;
+        a.cmp(al, i32::from(b'\r'))?;
+        a.je(cr)?;
+        a.cmp(al, i32::from(b'\n'))?;
+        a.je(lf)?;
+        a.cmp(di, TEXT_BYTES)?;
+        a.jae(store)?;
+        a.mov(bx, TEXT_SEGMENT)?;
+        a.mov(es, bx)?;
+        a.mov(ah, byte_ptr(SCREEN_ATTR).ss())?;
+        a.mov(word_ptr(di).es(), ax)?;
+        a.add(di, 2)?;
+        a.jmp(store)?;
+        a.set_label(&mut cr)?;
+        a.mov(ax, di)?;
+        a.xor(dx, dx)?;
+        a.mov(bx, ROW_BYTES)?;
+        a.div(bx)?;
+        a.sub(di, dx)?;
+        a.jmp(store)?;
+        a.set_label(&mut lf)?;
+        a.add(di, ROW_BYTES)?;
+        a.set_label(&mut store)?;
+        a.mov(word_ptr(SCREEN_CURSOR).ss(), di)?;
+        a.pop(es)?;
+        a.pop(di)?;
+        a.pop(dx)?;
+        a.pop(bx)?;
+        a.pop(ax)?;
+        a.set_label(&mut done)?;
+        a.ret()
     }
 
     /// The string follows the CALL: read it through CS from the return
@@ -83,7 +207,7 @@ impl Console {
         a.inc(si)?;
         a.test(al, al)?;
         a.jz(done)?;
-        a.out(DEBUG_CONSOLE_PORT, al)?;
+        a.call(self.put_char)?;
         a.jmp(next)?;
         a.set_label(&mut done)?;
         a.mov(word_ptr(bp + 2), si)?;
@@ -132,7 +256,7 @@ impl Console {
         a.add(al, i32::from(b'A' - b'0' - 10))?;
         a.set_label(&mut decimal)?;
         a.add(al, i32::from(b'0'))?;
-        a.out(DEBUG_CONSOLE_PORT, al)?;
+        a.call(self.put_char)?;
         a.loop_(digit)?;
         a.pop(cx)?;
         a.pop(ebx)?;
@@ -160,7 +284,7 @@ impl Console {
         let print = label_here(a)?;
         a.pop(ax)?;
         a.add(al, i32::from(b'0'))?;
-        a.out(DEBUG_CONSOLE_PORT, al)?;
+        a.call(self.put_char)?;
         a.loop_(print)?;
         a.pop(edx)?;
         a.pop(cx)?;

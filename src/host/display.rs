@@ -27,6 +27,12 @@ fn open(width: usize, height: usize) -> Result<Window, String> {
     let options = WindowOptions {
         resize: true,
         scale_mode: minifb::ScaleMode::AspectRatioStretch,
+        // 320x200 modes would make a postage stamp of a window.
+        scale: if width <= 400 {
+            minifb::Scale::X2
+        } else {
+            minifb::Scale::X1
+        },
         ..WindowOptions::default()
     };
     Window::new(TITLE, width.max(1), height.max(1), options)

@@ -93,6 +93,8 @@ pub struct Machine {
     no_reboot: bool,
     /// Resets performed since the machine was built.
     pub resets: u64,
+    /// Host time spent waiting with the CPU halted (not emulating).
+    pub idle: std::time::Duration,
     /// Host input for COM1, when the console is interactive.
     serial_input: Option<SerialInput>,
     /// Where Ctrl-A s saves the screen.
@@ -141,6 +143,7 @@ impl Machine {
             exit,
             no_reboot: config.no_reboot,
             resets: 0,
+            idle: std::time::Duration::ZERO,
             serial_input: None,
             screenshot_path: "xlat-screenshot.png".into(),
             frontend: None,
@@ -254,6 +257,18 @@ impl Machine {
         }
         *last = std::time::Instant::now();
         frontend.refresh(&self.platform)
+    }
+
+    /// After the guest stopped for good: keeps the front end (if any)
+    /// showing the last picture until the user closes it or quits at the
+    /// console.
+    pub fn hold_display(&mut self) {
+        while self.frontend.is_some() {
+            if self.pump_serial_input(None) || !self.refresh_frontend() {
+                return;
+            }
+            std::thread::sleep(frontend::FRAME_INTERVAL);
+        }
     }
 
     /// Tells the firmware to offer its boot menu for `wait_ms` (fw_cfg's
@@ -378,7 +393,10 @@ impl Machine {
                 if time_end.is_some_and(|t| self.clock.now_ns() >= t) {
                     return RunOutcome::InstructionLimit;
                 }
-                match self.wait_for_event(deadline) {
+                let idle_from = std::time::Instant::now();
+                let wake = self.wait_for_event(deadline);
+                self.idle += idle_from.elapsed();
+                match wake {
                     Wake::Event => continue,
                     Wake::Never => return RunOutcome::Halted,
                     Wake::Quit => return RunOutcome::Quit,

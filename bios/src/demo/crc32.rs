@@ -31,6 +31,8 @@ pub fn run(a: &mut CodeAssembler, con: &Console) -> Result<(), IcedError> {
     a.not(eax)?;
 
     con.print(a, "CRC-32(\"123456789\") = 0x")?;
+    con.value_style(a)?;
     con.hex32(a)?;
+    con.label_style(a)?;
     con.print(a, "\r\n")
 }

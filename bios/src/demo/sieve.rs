@@ -63,10 +63,14 @@ pub fn run(a: &mut CodeAssembler, con: &Console) -> Result<(), IcedError> {
     a.jb(scan)?;
 
     a.mov(eax, ecx)?;
+    con.value_style(a)?;
     con.dec32(a)?;
+    con.label_style(a)?;
     con.print(a, " primes, sum ")?;
     a.mov(eax, edx)?;
+    con.value_style(a)?;
     con.dec32(a)?;
+    con.label_style(a)?;
     con.print(a, " (0x")?;
     con.hex32(a)?;
     con.print(a, ")\r\n")?;
