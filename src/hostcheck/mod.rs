@@ -251,6 +251,7 @@ fn check_forms(
                 Ok(x87::Match::WithinUlp) => t.within_ulp += 1,
                 Err(diff) => {
                     t.failed += 1;
+                    if std::env::var_os("HC_ALL").is_some() { let _ = writeln!(out, "  F {diff}"); }
                     first_failure.get_or_insert(diff);
                 }
             }

@@ -431,7 +431,7 @@ pub fn compare(
         if h == m {
             Ok(())
         } else {
-            Err(format!("x87 {name} host {h:#x} xlat {m:#x}"))
+            Err(format!("x87 {name} host {h:#x} xlat {m:#x} (host fsw {:#x} ftw {:#x} st0 {:02x?} xlat ftw {:#x} st0 {:02x?})", host.fsw, host.ftw, host.st[0], mine.ftw, mine.st[0]))
         }
     };
     field("fcw", host.fcw as u64, mine.fcw as u64)?;
