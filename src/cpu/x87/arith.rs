@@ -100,14 +100,20 @@ pub fn unary(ex: &mut Exec, insn: &Instruction) -> R {
     begin(ex, insn, Kind::Numeric)?;
     let m = insn.mnemonic();
     let needs_st1 = matches!(m, M::Fscale | M::Fprem | M::Fprem1);
+    // C2 (reduction incomplete) is cleared by every outcome but a partial
+    // remainder, stack faults and NaN results included (checked on the
+    // host).
+    if matches!(m, M::Fprem | M::Fprem1) {
+        set_cc(ex, sw::C2, 0);
+    }
     let x = &ex.s.x87;
     if x.is_empty(0) || (needs_st1 && x.is_empty(1)) {
         if m == M::Fxtract {
+            // Both results are the indefinite, pushed even over a full
+            // ST(7) (checked on the host).
             if stack_fault(ex, false) {
                 ex.s.x87.set_st(0, F80::INDEFINITE);
-                if ex.s.x87.is_empty(7) {
-                    ex.s.x87.push(F80::INDEFINITE);
-                }
+                ex.s.x87.push(F80::INDEFINITE);
             }
         } else {
             underflow(ex, 0, false);
@@ -151,6 +157,10 @@ pub fn unary(ex: &mut Exec, insn: &Instruction) -> R {
             let (r, q, complete) = sf::remainder(&mut c, a, b, m == M::Fprem1);
             if commit(ex, &c, false) {
                 ex.s.x87.set_st(0, r);
+                // A NaN result leaves C0 and C3 alone (as the host does).
+                if r.is_nan() {
+                    return Ok(());
+                }
                 let cc = if complete {
                     (if q & 4 != 0 { sw::C0 } else { 0 })
                         | (if q & 2 != 0 { sw::C3 } else { 0 })
@@ -158,8 +168,9 @@ pub fn unary(ex: &mut Exec, insn: &Instruction) -> R {
                 } else {
                     sw::C2
                 };
-                let mask = if complete { sw::CC } else { sw::C2 | sw::C1 };
-                set_cc(ex, mask, cc);
+                // A partial remainder clears C0, C1 and C3 (as the host
+                // does).
+                set_cc(ex, sw::CC, cc);
             }
         }
     }

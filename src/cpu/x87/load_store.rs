@@ -139,15 +139,14 @@ pub fn load(ex: &mut Exec, insn: &Instruction) -> R {
     Ok(())
 }
 
-/// FSTPNCE (D9 D8+i, the reserved alias of FSTP ST(i)): on the host it
-/// copies ST(0) to ST(i) as it is, tag included, raises nothing even when
-/// ST(0) is empty, clears C1 and pops.
+/// FSTPNCE (D9 D8+i, the reserved alias of FSTP ST(i)): on the host an
+/// empty ST(0) raises nothing and leaves ST(i) alone; otherwise it is
+/// FSTP ST(i). Either way C1 is cleared and the stack popped.
 fn fstpnce(ex: &mut Exec, i: usize) {
-    let x = &mut ex.s.x87;
-    let (src, dst) = (x.phys(0), x.phys(i));
-    x.st[dst] = x.st[src];
-    let tag = (x.ftw >> (2 * src)) & 3;
-    x.ftw = (x.ftw & !(3 << (2 * dst))) | (tag << (2 * dst));
+    if !ex.s.x87.is_empty(0) {
+        let v = ex.s.x87.st(0);
+        ex.s.x87.set_st(i, v);
+    }
     set_cc(ex, sw::C1, 0);
     ex.s.x87.pop();
 }

@@ -17,6 +17,11 @@ pub fn transcendental(ex: &mut Exec, insn: &Instruction) -> R {
     let m = insn.mnemonic();
     let binary = matches!(m, M::Fpatan | M::Fyl2x | M::Fyl2xp1);
     let pushes = matches!(m, M::Fsincos | M::Fptan);
+    // C2 (argument out of range) is cleared by every other outcome of
+    // FSIN/FCOS/FSINCOS/FPTAN, stack faults included (checked on the host).
+    if matches!(m, M::Fsin | M::Fcos | M::Fsincos | M::Fptan) {
+        set_cc(ex, sw::C2, 0);
+    }
     let x = &ex.s.x87;
     if x.is_empty(0) || (binary && x.is_empty(1)) {
         if stack_fault(ex, false) {
@@ -26,7 +31,8 @@ pub fn transcendental(ex: &mut Exec, insn: &Instruction) -> R {
                 x.pop();
             } else {
                 x.set_st(0, F80::INDEFINITE);
-                if pushes && x.is_empty(7) {
+                // Pushed even over a full ST(7) (checked on the host).
+                if pushes {
                     x.push(F80::INDEFINITE);
                 }
             }
