@@ -162,7 +162,8 @@ impl GuestRunner {
         // One instruction at a time up to the HLT: an instruction with a
         // WAIT prefix (FCLEX, FSTSW, ...) may retire as two.
         for _ in 0..8 {
-            self.cpu.run(&mut self.mem, &mut self.io, 1, Some(&mut watch));
+            self.cpu
+                .run(&mut self.mem, &mut self.io, 1, Some(&mut watch));
             if watch.0.is_some() || self.cpu.state.rip == end {
                 break;
             }

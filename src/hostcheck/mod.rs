@@ -236,7 +236,12 @@ fn check_forms(
             let Some(c) = case::generate_for(form, rng, bits) else {
                 continue;
             };
-            if c.would_fault_natively() {
+            if c.would_fault_natively()
+                || c.start
+                    .x87
+                    .as_ref()
+                    .is_some_and(|x| x87::sdm_undefined(form.code.mnemonic(), x))
+            {
                 t.skipped += 1;
                 continue;
             }
@@ -251,7 +256,6 @@ fn check_forms(
                 Ok(x87::Match::WithinUlp) => t.within_ulp += 1,
                 Err(diff) => {
                     t.failed += 1;
-                    if std::env::var_os("HC_ALL").is_some() { let _ = writeln!(out, "  F {diff}"); }
                     first_failure.get_or_insert(diff);
                 }
             }

@@ -104,8 +104,7 @@ impl Native32Runner {
         }
         let base = base as *mut u8;
         let (head, tail) = Self::assemble(base as u64, false).map_err(|e| e.to_string())?;
-        let (head_x87, tail_x87) =
-            Self::assemble(base as u64, true).map_err(|e| e.to_string())?;
+        let (head_x87, tail_x87) = Self::assemble(base as u64, true).map_err(|e| e.to_string())?;
         let desc = UserDesc {
             entry_number: 0,
             base_addr: (base as u64 + BUFFER) as u32,

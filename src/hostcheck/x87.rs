@@ -145,11 +145,19 @@ impl X87 {
     /// masked, so ES and B are clear.
     pub fn random(rng: &mut Rng) -> X87 {
         let r = rng.next();
-        let masks = if r & 1 == 0 { 0x3f } else { (r >> 1) as u16 & 0x3f };
+        let masks = if r & 1 == 0 {
+            0x3f
+        } else {
+            (r >> 1) as u16 & 0x3f
+        };
         // PC (bits 8-9, 01 reserved), RC (10-11), X (12), bit 6 reads 1.
         let fcw = 0x40 | masks | ((r >> 8) as u16 & 0x1f00);
         let flags = (r >> 24) as u16 & masks;
-        let sf = if flags & 1 != 0 { (r >> 30) as u16 & 0x40 } else { 0 };
+        let sf = if flags & 1 != 0 {
+            (r >> 30) as u16 & 0x40
+        } else {
+            0
+        };
         let cc = (r >> 32) as u16 & 0x4700;
         let top = ((r >> 40) as u16 & 7) << 11;
         let t = rng.next();
@@ -368,21 +376,42 @@ fn undefined_condition_codes(m: Mnemonic) -> u16 {
     use Mnemonic::*;
     match m {
         // All four defined (or not affected).
-        Fcom | Fcomp | Fcompp | Fucom | Fucomp | Fucompp | Ficom | Ficomp | Ftst | Fxam
-        | Fprem | Fprem1 | Fcomi | Fcomip | Fucomi | Fucomip | Fninit | Finit | Fnsave
-        | Fsave | Fldenv | Frstor | Fxsave | Fxsave64 | Fxrstor | Fxrstor64 => 0,
+        Fcom | Fcomp | Fcompp | Fucom | Fucomp | Fucompp | Ficom | Ficomp | Ftst | Fxam | Fprem
+        | Fprem1 | Fcomi | Fcomip | Fucomi | Fucomip | Fninit | Finit | Fnsave | Fsave | Fldenv
+        | Frstor | Fxsave | Fxsave64 | Fxrstor | Fxrstor64 => 0,
         // C1 and C2 (argument out of range).
         Fsin | Fcos | Fsincos | Fptan => C0 | C3,
         // Nothing defined.
-        Ffree | Ffreep | Fnclex | Fclex | Fnstsw | Fstsw | Fnstcw | Fstcw | Fldcw
-        | Fnstenv | Fstenv | Fnop | Fneni | Feni | Fndisi | Fdisi | Fnsetpm | Fsetpm => {
-            C0 | C1 | C2 | C3
-        }
+        Ffree | Ffreep | Fnclex | Fclex | Fnstsw | Fstsw | Fnstcw | Fstcw | Fldcw | Fnstenv
+        | Fstenv | Fnop | Fneni | Feni | Fndisi | Fdisi | Fnsetpm | Fsetpm => C0 | C1 | C2 | C3,
         Fcmovb | Fcmove | Fcmovbe | Fcmovu | Fcmovnb | Fcmovne | Fcmovnbe | Fcmovnu => {
             C0 | C1 | C2 | C3
         }
         // C1 alone.
         _ => C0 | C2 | C3,
+    }
+}
+
+/// Cases whose result the SDM leaves undefined, which hostcheck skips:
+/// F2XM1 of a finite |ST(0)| > 1 and FYL2XP1 of a finite |ST(0)| >=
+/// 1 - sqrt(2)/2 (vol. 2, F2XM1 and FYL2XP1: "the result is undefined").
+/// The host returns its own values there (often ST(0) unchanged).
+pub fn sdm_undefined(m: Mnemonic, start: &X87) -> bool {
+    let top = ((start.fsw >> 11) & 7) as usize;
+    if start.ftw & (1 << top) == 0 {
+        return false;
+    }
+    let r = &start.st[0];
+    let sig = u64::from_le_bytes(r[..8].try_into().unwrap());
+    let exp = u16::from_le_bytes([r[8], r[9]]) & 0x7fff;
+    if exp == 0x7fff || sig & J == 0 {
+        return false;
+    }
+    let magnitude = sig as f64 * 2f64.powi(exp as i32 - 0x3fff - 63);
+    match m {
+        Mnemonic::F2xm1 => magnitude > 1.0,
+        Mnemonic::Fyl2xp1 => magnitude >= 1.0 - std::f64::consts::SQRT_2 / 2.0 - 1e-12,
+        _ => false,
     }
 }
 

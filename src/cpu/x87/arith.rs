@@ -55,7 +55,10 @@ pub fn binary(ex: &mut Exec, insn: &Instruction) -> R {
             return Ok(());
         }
         let a = ex.s.x87.st(0);
-        if denormal && !a.is_nan() && !a.is_unsupported() {
+        // A denormal dividend of FDIVR over a zero ST(0) is #Z alone (as
+        // in `softfloat::div`).
+        let over_zero = matches!(m, M::Fdivr | M::Fidivr) && a.is_zero();
+        if denormal && !a.is_nan() && !a.is_unsupported() && !over_zero {
             c.flags |= sw::DE;
             if c.unmasked(sw::DE) {
                 commit(ex, &c, false);
@@ -155,6 +158,14 @@ pub fn unary(ex: &mut Exec, insn: &Instruction) -> R {
         }
         _ => {
             let (r, q, complete) = sf::remainder(&mut c, a, b, m == M::Fprem1);
+            // A remainder at the bottom of the range with J set is the
+            // normal of exponent 1, not a pseudo-denormal (as the host
+            // writes it).
+            let r = if r.exp() == 0 && r.sig & super::float80::J != 0 {
+                F80 { se: r.se | 1, ..r }
+            } else {
+                r
+            };
             if commit(ex, &c, false) {
                 ex.s.x87.set_st(0, r);
                 // A NaN result leaves C0 and C3 alone (as the host does).

@@ -68,8 +68,9 @@ pub fn transcendental(ex: &mut Exec, insn: &Instruction) -> R {
         return Ok(());
     }
     let Some((first, second)) = trig(&mut c, m, a) else {
-        // Out of range: C2 = 1, nothing else changes.
-        set_cc(ex, sw::C2, sw::C2);
+        // Out of range: C2 = 1 and C1 = 0 (nothing rounded), nothing else
+        // changes.
+        set_cc(ex, sw::C2 | sw::C1, sw::C2);
         return Ok(());
     };
     if commit(ex, &c, false) {
@@ -112,7 +113,7 @@ fn trig(c: &mut Ctx, m: M, a: F80) -> Option<(F80, Option<F80>)> {
         return Some(pair(F80::INDEFINITE));
     }
     let (s, co) = math::sin_cos(Wide::from_f80(a));
-    Some(match m {
+    let r = match m {
         M::Fsin => (s.to_f80(c), None),
         M::Fcos => (co.to_f80(c), None),
         M::Fsincos => {
@@ -120,7 +121,20 @@ fn trig(c: &mut Ctx, m: M, a: F80) -> Option<(F80, Option<F80>)> {
             (sin, Some(co.to_f80(c)))
         }
         _ => (s.div(co).to_f80(c), Some(F80::ONE)),
-    })
+    };
+    // A result that rounds to the argument itself (sine and tangent of a
+    // tiny x) or to 1 (cosine) comes back with C1 = 0 from the host: it
+    // reports no rounding up there, whatever the side of the exact value.
+    let cos = match m {
+        M::Fcos => Some(r.0),
+        M::Fsincos => r.1,
+        _ => None,
+    };
+    let sin = if m == M::Fcos { None } else { Some(r.0) };
+    if sin == Some(a) || cos == Some(F80::ONE) {
+        c.c1 = false;
+    }
+    Some(r)
 }
 
 /// F2XM1: 2^x - 1, defined for -1 <= x <= 1.
