@@ -107,8 +107,8 @@ fn x87_forms_match_the_host_cpu() {
     let mut out = Vec::new();
     let tally = xlat::hostcheck::run(&opts, &mut out).expect("hostcheck runs");
     let report = String::from_utf8_lossy(&out);
-    let forms = (xlat::hostcheck::x87_forms(true).len() + xlat::hostcheck::x87_forms(false).len())
-        as u64;
+    let forms =
+        (xlat::hostcheck::x87_forms(true).len() + xlat::hostcheck::x87_forms(false).len()) as u64;
     assert_eq!(tally.forms, forms, "{report}");
     assert!(forms > 250, "too few x87 forms: {forms}\n{report}");
     for want in [

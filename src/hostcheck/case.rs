@@ -493,6 +493,15 @@ impl Case {
         }
     }
 
+    /// The memory operand's offset in the buffer, when there is one and
+    /// its address is the buffer's (not 16-bit addressing, whose DS is
+    /// based at the buffer on both sides).
+    pub fn operand_offset(&self) -> Option<u64> {
+        let mem = (0..self.insn.op_count()).any(|i| self.insn.op_kind(i) == OpKind::Memory);
+        (mem && !self.addr16)
+            .then(|| BUF_MID.wrapping_add(self.insn.memory_displacement32() as i32 as i64 as u64))
+    }
+
     /// Cases the host cannot run without a signal: divide errors.
     pub fn would_fault_natively(&self) -> bool {
         let m = self.insn.mnemonic();

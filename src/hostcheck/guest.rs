@@ -197,7 +197,7 @@ impl GuestRunner {
             let mut img = [0u8; 512];
             self.mem.read_bytes(FX, &mut img);
             let mut x = X87::read_image(&img, c.bits == 64);
-            x.normalize(insn_addr, DATA);
+            x.normalize(c, insn_addr, DATA);
             out.x87 = Some(x);
         }
         c.normalize_pusha(&mut out, DATA);

@@ -197,7 +197,7 @@ impl NativeRunner {
         self.page = Some(exec.make_mut().expect("mprotect the thunk writable"));
         let x87 = c.start.x87.map(|_| {
             let mut x = X87::read_image(&ctx.fx, true);
-            x.normalize(insn_addr, buf.0.as_ptr() as u64);
+            x.normalize(c, insn_addr, buf.0.as_ptr() as u64);
             x
         });
         Outcome {

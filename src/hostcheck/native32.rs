@@ -317,7 +317,7 @@ impl Native32Runner {
                 );
             }
             let mut x = X87::read_image(&img, false);
-            x.normalize(insn_addr, buf_at);
+            x.normalize(c, insn_addr, buf_at);
             out.x87 = Some(x);
             // FXRSTOR from the buffer loads XMM0-7 and MXCSR too.
             out.mxcsr = u32::from_le_bytes(img[24..28].try_into().unwrap());

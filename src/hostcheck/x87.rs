@@ -129,13 +129,17 @@ impl X87 {
     }
 
     /// Rewrites the addresses that differ between host and guest: FIP
-    /// equal to the instruction's address, FDP inside the buffer.
-    pub fn normalize(&mut self, insn_addr: u64, buf_addr: u64) {
+    /// equal to the instruction's address, FDP equal to its memory
+    /// operand's (`c`'s buffer offset at `buf_addr`). Other values (the
+    /// seed's, an image's) stay as they are.
+    pub fn normalize(&mut self, c: &Case, insn_addr: u64, buf_addr: u64) {
         if self.fip == insn_addr {
             self.fip = FIP_INSN;
         }
-        if self.fdp.wrapping_sub(buf_addr) < BUF as u64 {
-            self.fdp = FDP_IN_BUF | (self.fdp - buf_addr);
+        if let Some(off) = c.operand_offset() {
+            if self.fdp == buf_addr.wrapping_add(off) {
+                self.fdp = FDP_IN_BUF | off;
+            }
         }
     }
 

@@ -122,16 +122,10 @@ fn trig(c: &mut Ctx, m: M, a: F80) -> Option<(F80, Option<F80>)> {
         }
         _ => (s.div(co).to_f80(c), Some(F80::ONE)),
     };
-    // A result that rounds to the argument itself (sine and tangent of a
-    // tiny x) or to 1 (cosine) comes back with C1 = 0 from the host: it
-    // reports no rounding up there, whatever the side of the exact value.
-    let cos = match m {
-        M::Fcos => Some(r.0),
-        M::Fsincos => r.1,
-        _ => None,
-    };
-    let sin = if m == M::Fcos { None } else { Some(r.0) };
-    if sin == Some(a) || cos == Some(F80::ONE) {
+    // Below 2^-69 the host returns x (sine, tangent) or 1 (cosine) with
+    // #P but C1 = 0, though both round away from zero (measured on the
+    // host: from exponent 3FBBh up C1 is 1 again).
+    if a.exp() < 0x3fbb {
         c.c1 = false;
     }
     Some(r)
