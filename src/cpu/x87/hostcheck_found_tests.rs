@@ -219,3 +219,38 @@ fn fldenv_of_a_16_bit_protected_mode_image_zeroes_fop() {
     assert_eq!(cpu.state.rip, 0x107);
     assert_eq!(cpu.state.x87.fop, 0);
 }
+
+#[test]
+fn out_of_range_trig_sets_c2_and_clears_c1() {
+    let huge = F80::new(false, 16383 + 63, J);
+    let mut m = GuestMemory::new(1 << 16).unwrap();
+    m.write_bytes(0x100, &[0xd9, 0xfe]); // fsin
+    let mut cpu = Cpu::new();
+    cpu.state.seg[CS] = Segment::real_mode(0, Segment::ATTR_REAL_CODE);
+    cpu.state.rip = 0x100;
+    let x = &mut cpu.state.x87;
+    x.init();
+    x.push(huge);
+    x.fsw |= sw::C1;
+    cpu.run(&mut m, &mut PortBus::default(), 1, None);
+    let x = &cpu.state.x87;
+    assert_eq!(x.fsw & (sw::C2 | sw::C1), sw::C2);
+    assert_eq!(x.st(0), huge);
+}
+
+#[test]
+fn trig_of_a_tiny_argument_reports_no_rounding_up_below_2_pow_minus_69() {
+    // Measured on the host: FSIN and FCOS of 2^-70 give x and 1 with #P
+    // and C1 = 0; of 2^-68, C1 = 1.
+    for (exp, c1) in [(0x3fff - 70, 0), (0x3fff - 68, sw::C1)] {
+        let x = F80::new(false, exp, J);
+        for code in [[0xd9, 0xfe], [0xd9, 0xff]] {
+            let cpu = run(ALL_MASKED, &[x], &[], &code);
+            let fsw = cpu.state.x87.fsw;
+            assert_eq!(fsw & sw::PE, sw::PE, "{code:02x?} {exp:#x}");
+            assert_eq!(fsw & sw::C1, c1, "{code:02x?} {exp:#x}");
+            let want = if code[1] == 0xfe { x } else { F80::ONE };
+            assert_eq!(cpu.state.x87.st(0), want, "{code:02x?} {exp:#x}");
+        }
+    }
+}
