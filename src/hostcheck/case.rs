@@ -2,12 +2,14 @@
 //! and memory buffer it starts from, and the comparison of two outcomes.
 
 use super::forms::{Form, OperandSpec};
+use super::x87::{self, HostQuirks, Match, X87};
 use iced_x86::{Encoder, Instruction, Mnemonic, OpKind, Register};
 use std::fmt;
 
 /// Size of the memory buffer a memory operand points into; RBX holds the
-/// address of its middle on both sides.
-pub const BUF: usize = 256;
+/// address of BUF_MID in it on both sides (room above for FXSAVE's 512
+/// bytes).
+pub const BUF: usize = 1024;
 /// Offset of RBX in the buffer.
 pub const BUF_MID: u64 = 128;
 /// Offset of ESP in the buffer for the 32-bit stack forms (PUSHA's 32
@@ -116,6 +118,8 @@ pub struct Outcome {
     pub mxcsr: u32,
     /// The exception raised, if any (the host never gets here with one).
     pub fault: Option<u8>,
+    /// The x87 state, seeded and read back by the x87 forms only.
+    pub x87: Option<X87>,
 }
 
 pub struct Case {
@@ -169,15 +173,23 @@ fn vector_register(insn: &mut Instruction, i: u32, base: Register, n: u64, rng: 
     insn.set_op_register(i, r);
 }
 
-/// A memory operand [RBX + disp8]; 16-byte operands of the aligned SSE
-/// forms get a 16-byte aligned displacement.
-fn memory_operand(insn: &mut Instruction, i: u32, bytes: u32, aligned: bool, rng: &mut Rng) {
+/// A memory operand [RBX + disp8] ([EBX + disp8] or [BX + disp8] in
+/// 32-bit code); 16-byte operands of the aligned SSE forms and FXSAVE's
+/// 512 bytes get a 16-byte aligned displacement.
+fn memory_operand(
+    insn: &mut Instruction,
+    i: u32,
+    bytes: u32,
+    aligned: bool,
+    rng: &mut Rng,
+    base: Register,
+) {
     insn.set_op_kind(i, OpKind::Memory);
     let mut disp = (rng.next() % 96) as i64 - 48;
-    if aligned && bytes == 16 {
+    if (aligned && bytes == 16) || bytes == 512 {
         disp &= !15;
     }
-    insn.set_memory_base(Register::RBX);
+    insn.set_memory_base(base);
     insn.set_memory_index(Register::None);
     insn.set_memory_displacement64(disp as u64);
     insn.set_memory_displ_size(1);
@@ -196,6 +208,11 @@ pub fn generate_for(form: &Form, rng: &mut Rng, bits: u32) -> Option<Case> {
     let mut rdi_is_buffer = false;
     // Half the 32-bit memory operands use 16-bit addressing.
     let addr16 = bits == 32 && rng.next() % 2 == 0;
+    let mem_base = match (bits, addr16) {
+        (64, _) => Register::RBX,
+        (_, true) => Register::BX,
+        _ => Register::EBX,
+    };
     for (i, spec) in form.ops.iter().enumerate() {
         let i = i as u32;
         match *spec {
@@ -210,10 +227,18 @@ pub fn generate_for(form: &Form, rng: &mut Rng, bits: u32) -> Option<Case> {
                     };
                     vector_register(&mut insn, i, base, n, rng);
                 } else {
-                    memory_operand(&mut insn, i, bytes, aligned, rng);
+                    memory_operand(&mut insn, i, bytes, aligned, rng, mem_base);
                 }
             }
-            OperandSpec::Mem(bytes) => memory_operand(&mut insn, i, bytes, aligned, rng),
+            OperandSpec::Mem(bytes) => memory_operand(&mut insn, i, bytes, aligned, rng, mem_base),
+            OperandSpec::St0 => {
+                insn.set_op_kind(i, OpKind::Register);
+                insn.set_op_register(i, Register::ST0);
+            }
+            OperandSpec::Sti => {
+                insn.set_op_kind(i, OpKind::Register);
+                insn.set_op_register(i, st_register(rng.next() % 8));
+            }
             OperandSpec::SegRdi => {
                 insn.set_op_kind(i, OpKind::MemorySegRDI);
                 rdi_is_buffer = true;
@@ -225,11 +250,7 @@ pub fn generate_for(form: &Form, rng: &mut Rng, bits: u32) -> Option<Case> {
                 } else {
                     insn.set_op_kind(i, OpKind::Memory);
                     let disp = (rng.next() % 96) as i64 - 48;
-                    insn.set_memory_base(match (bits, addr16) {
-                        (64, _) => Register::RBX,
-                        (_, true) => Register::BX,
-                        _ => Register::EBX,
-                    });
+                    insn.set_memory_base(mem_base);
                     insn.set_memory_index(Register::None);
                     insn.set_memory_displacement64(disp as u64);
                     insn.set_memory_displ_size(1);
@@ -296,6 +317,7 @@ pub fn generate_for(form: &Form, rng: &mut Rng, bits: u32) -> Option<Case> {
         mm: [0; 8],
         mxcsr: crate::cpu::simd::mxcsr::DEFAULT,
         fault: None,
+        x87: None,
     };
     for g in start.gpr.iter_mut() {
         *g = rng.edge_value(8);
@@ -338,6 +360,13 @@ pub fn generate_for(form: &Form, rng: &mut Rng, bits: u32) -> Option<Case> {
         let at = (BUF_MID as i64 + insn.memory_displacement64() as i64) as usize;
         buf[at..at + 4].copy_from_slice(&rng.mxcsr().to_le_bytes());
     }
+    if form.x87 {
+        start.x87 = Some(X87::random(rng));
+        if insn.op_count() > 0 && insn.op_kind(0) == OpKind::Memory {
+            let mxcsr = rng.mxcsr();
+            x87::seed_memory(&insn, &mut buf, rng, mxcsr);
+        }
+    }
     start.buf = buf;
     // BT* with a register bit offset may address far outside the buffer:
     // keep the offset within it.
@@ -360,6 +389,19 @@ pub fn generate_for(form: &Form, rng: &mut Rng, bits: u32) -> Option<Case> {
         stack_in_buffer: bits != 64 && insn.is_stack_instruction(),
         addr16: addr16 && (0..insn.op_count()).any(|i| insn.op_kind(i) == OpKind::Memory),
     })
+}
+
+fn st_register(i: u64) -> Register {
+    [
+        Register::ST0,
+        Register::ST1,
+        Register::ST2,
+        Register::ST3,
+        Register::ST4,
+        Register::ST5,
+        Register::ST6,
+        Register::ST7,
+    ][i as usize & 7]
 }
 
 fn is_string_compare(m: Mnemonic) -> bool {
@@ -451,6 +493,15 @@ impl Case {
         }
     }
 
+    /// The memory operand's offset in the buffer, when there is one and
+    /// its address is the buffer's (not 16-bit addressing, whose DS is
+    /// based at the buffer on both sides).
+    pub fn operand_offset(&self) -> Option<u64> {
+        let mem = (0..self.insn.op_count()).any(|i| self.insn.op_kind(i) == OpKind::Memory);
+        (mem && !self.addr16)
+            .then(|| BUF_MID.wrapping_add(self.insn.memory_displacement32() as i32 as i64 as u64))
+    }
+
     /// Cases the host cannot run without a signal: divide errors.
     pub fn would_fault_natively(&self) -> bool {
         let m = self.insn.mnemonic();
@@ -515,8 +566,26 @@ fn mask(bytes: u32) -> u64 {
 
 /// The first difference between the host's and xlat's outcome, ignoring
 /// RSP, RBX (the buffer base) and the flags this instruction leaves
-/// undefined.
-pub fn compare(c: &Case, host: &Outcome, mine: &Outcome) -> Option<Diff> {
+/// undefined; `Ok` says whether a tolerance was needed (x87
+/// transcendentals, see `x87::compare`).
+pub fn compare(
+    c: &Case,
+    host: &Outcome,
+    mine: &Outcome,
+    quirks: &HostQuirks,
+) -> Result<Match, Diff> {
+    if let Some(d) = differs(c, host, mine) {
+        return Err(d);
+    }
+    match (&c.start.x87, &host.x87, &mine.x87) {
+        (Some(start), Some(h), Some(m)) => {
+            x87::compare(&c.insn, c.bits, start, h, m, quirks).map_err(|d| Diff::new(c, d))
+        }
+        _ => Ok(Match::Exact),
+    }
+}
+
+fn differs(c: &Case, host: &Outcome, mine: &Outcome) -> Option<Diff> {
     if host.fault != mine.fault {
         return Some(Diff::new(
             c,
@@ -571,7 +640,8 @@ pub fn compare(c: &Case, host: &Outcome, mine: &Outcome) -> Option<Diff> {
             ));
         }
     }
-    if let Some(i) = (0..8).find(|&i| host.mm[i] != mine.mm[i]) {
+    // MM0-7 alias the x87 registers, which the x87 comparison covers.
+    if let Some(i) = (0..8).find(|&i| c.start.x87.is_none() && host.mm[i] != mine.mm[i]) {
         return Some(Diff::new(
             c,
             format!("mm{i} host {:#x} xlat {:#x}", host.mm[i], mine.mm[i]),
@@ -696,6 +766,11 @@ impl Diff {
                     c.start.mxcsr,
                     c.start.xmm,
                     c.start.mm,
+                    &c.start.buf[(BUF_MID as usize - 48)..(BUF_MID as usize + 64)]
+                )
+            } else if let Some(x) = &c.start.x87 {
+                format!(
+                    " x87 start {x:x?} mem {:02x?}",
                     &c.start.buf[(BUF_MID as usize - 48)..(BUF_MID as usize + 64)]
                 )
             } else {

@@ -31,6 +31,10 @@ pub enum OperandSpec {
     Mem(u32),
     /// MASKMOVQ/MASKMOVDQU's implicit DS:[rDI] (RDI points at the buffer).
     SegRdi,
+    /// ST(0), fixed.
+    St0,
+    /// ST(i), any of the eight.
+    Sti,
 }
 
 #[derive(Clone, Debug)]
@@ -38,6 +42,8 @@ pub struct Form {
     pub code: Code,
     pub name: String,
     pub ops: Vec<OperandSpec>,
+    /// An x87 form: the case seeds and compares the FPU state.
+    pub x87: bool,
 }
 
 /// Mnemonics left out, each for a reason: they touch state outside the
@@ -123,6 +129,8 @@ fn operand(kind: K, mem: u32) -> Option<OperandSpec> {
         K::imm32 | K::imm32sex64 => Imm(4),
         K::imm64 => Imm(8),
         K::imm8_const_1 => One,
+        K::st0 => St0,
+        K::sti_opcode => Sti,
         _ => return None,
     })
 }
@@ -134,7 +142,7 @@ fn operand(kind: K, mem: u32) -> Option<OperandSpec> {
 /// INC/DEC 40-4F, the BCD instructions, the 82h group, ARPL, SALC.
 pub fn compat32_forms() -> Vec<Form> {
     use OperandSpec::*;
-    forms_in_mode(false, false, |code| {
+    forms_in_mode(false, false, false, |code| {
         crate::cpu::simd::handler(code).is_none() && !COMPAT32_EXCLUDED.contains(&code.mnemonic())
     })
     .into_iter()
@@ -165,7 +173,7 @@ pub fn compat32_forms() -> Vec<Form> {
 /// nor FS/GS (the host's hold its TLS).
 fn compat32_stack_forms() -> Vec<Form> {
     use OperandSpec::*;
-    forms_in_mode(false, true, |code| {
+    forms_in_mode(false, true, false, |code| {
         matches!(
             code.mnemonic(),
             Mnemonic::Pusha
@@ -217,12 +225,28 @@ pub fn simd_forms(host_has: impl Fn(Code) -> bool) -> Vec<Form> {
 }
 
 fn forms_where(want: impl Fn(Code) -> bool) -> Vec<Form> {
-    forms_in_mode(true, false, want)
+    forms_in_mode(true, false, false, want)
+}
+
+/// Every x87 form of 64-bit mode (`long`) or of 32-bit code: the D8-DF
+/// escapes (loads and stores of every memory type, arithmetic,
+/// compares, FCMOVcc, constants, transcendentals, control and
+/// environment instructions) and FXSAVE/FXRSTOR. Not the XSAVE family,
+/// whose state components and XCR0 are the host kernel's.
+pub fn x87_forms(long: bool) -> Vec<Form> {
+    forms_in_mode(long, false, true, |code| {
+        use Mnemonic::*;
+        !matches!(
+            code.mnemonic(),
+            Xsave | Xsave64 | Xsaveopt | Xsaveopt64 | Xrstor | Xrstor64 | Xgetbv | Xsetbv
+        )
+    })
 }
 
 /// Forms valid in 64-bit mode (`long`) or in 32-bit code; the stack forms
-/// alone when `stack`, else none of them.
-fn forms_in_mode(long: bool, stack: bool, want: impl Fn(Code) -> bool) -> Vec<Form> {
+/// alone when `stack`, else none of them; the x87 forms alone when `x87`,
+/// else none of them.
+fn forms_in_mode(long: bool, stack: bool, x87: bool, want: impl Fn(Code) -> bool) -> Vec<Form> {
     let mut forms = Vec::new();
     for code in Code::values() {
         let op = code.op_code();
@@ -240,12 +264,9 @@ fn forms_in_mode(long: bool, stack: bool, want: impl Fn(Code) -> bool) -> Vec<Fo
             continue;
         }
         let m = code.mnemonic();
-        // x87 forms keep state (the register stack, the status word)
-        // outside this harness's view; cpu::x87 has its own host tests.
-        let escape = op.op_code() >> if op.op_code() > 0xff { 8 } else { 0 };
-        let x87 =
-            op.table() == iced_x86::OpCodeTableKind::Normal && (0xd8..=0xdf).contains(&escape);
-        if EXCLUDED.contains(&m) || x87 {
+        // x87 forms seed and compare the FPU state: they are a list of
+        // their own.
+        if EXCLUDED.contains(&m) || crate::cpu::x87::handler(code).is_some() != x87 {
             continue;
         }
         let Some(ops) = (0..op.op_count())
@@ -271,6 +292,7 @@ fn forms_in_mode(long: bool, stack: bool, want: impl Fn(Code) -> bool) -> Vec<Fo
             code,
             name: format!("{code:?}"),
             ops,
+            x87,
         });
     }
     forms

@@ -4,6 +4,8 @@
 //! and in a 64-bit xlat guest; every register, flag and memory byte must
 //! agree. The compatibility-mode run does the same for 32-bit code: in a
 //! 32-bit code segment of the host process and in 32-bit protected mode.
+//! Both runs include the x87 forms, which also seed and compare the FPU
+//! state (see `x87`); `--feature x87` selects them alone.
 
 mod case;
 mod forms;
@@ -12,8 +14,9 @@ mod guest;
 mod native;
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 mod native32;
+mod x87;
 
-pub use forms::{compat32_forms, integer_forms, simd_forms, Form};
+pub use forms::{compat32_forms, integer_forms, simd_forms, x87_forms, Form};
 
 /// Which code size(s) to check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,7 +39,8 @@ pub struct Options {
     /// Only forms whose name contains this.
     pub filter: Option<String>,
     /// Only forms that need one of these CPUID features (iced-x86's
-    /// `CpuidFeature` names, any case); empty: all.
+    /// `CpuidFeature` names, any case; `x87` for every x87 form); empty:
+    /// all.
     pub features: Vec<String>,
     pub seed: u64,
     /// Print the first failing case of each form.
@@ -53,6 +57,9 @@ pub struct Tally {
     pub failed: u64,
     /// Cases not run because they would fault natively (e.g. #DE).
     pub skipped: u64,
+    /// Passed cases of the x87 transcendental forms whose results were
+    /// one ulp from the host's (the only tolerance hostcheck applies).
+    pub within_ulp: u64,
 }
 
 /// Runs hostcheck and prints a table; returns the totals.
@@ -67,10 +74,11 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<Tally, String> {
         let mut guest = guest::GuestRunner::new().map_err(|e| format!("guest runner: {e}"))?;
         let mut rng = case::Rng(opts.seed | 1);
         let mut total = Tally::default();
+        let quirks = x87::HostQuirks::of_host();
         let _ = writeln!(
             out,
-            "{:<40} {:>8} {:>8} {:>8} {:>8}",
-            "form", "cases", "passed", "failed", "skipped"
+            "{:<40} {:>8} {:>8} {:>8} {:>8} {:>8}",
+            "form", "cases", "passed", "failed", "skipped", "1ulp"
         );
         if opts.mode != Mode::Compat32 {
             let mut native =
@@ -107,11 +115,15 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<Tally, String> {
                 .into_iter()
                 .filter(|f| host_has(f.code))
                 .chain(simd)
+                .chain(x87_forms(true).into_iter().filter(|f| host_has(f.code)))
                 .collect();
             let mut run = |c: &case::Case| Some(native.run(c));
-            check_forms(
-                opts, out, &forms, 64, "", &mut rng, &mut run, &mut guest, &mut total,
-            );
+            let mut sides = Sides {
+                native: &mut run,
+                guest: &mut guest,
+                quirks,
+            };
+            check_forms(opts, out, &forms, 64, "", &mut rng, &mut sides, &mut total);
         }
         if opts.mode != Mode::Long {
             #[cfg(target_os = "linux")]
@@ -123,15 +135,23 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<Tally, String> {
                 }
                 let addr16 = native.addr16;
                 let mut run = |c: &case::Case| (addr16 || !c.addr16).then(|| native.run(c));
+                let forms: Vec<Form> = compat32_forms()
+                    .into_iter()
+                    .chain(x87_forms(false))
+                    .collect();
+                let mut sides = Sides {
+                    native: &mut run,
+                    guest: &mut guest,
+                    quirks,
+                };
                 check_forms(
                     opts,
                     out,
-                    &compat32_forms(),
+                    &forms,
                     32,
                     "compat32 ",
                     &mut rng,
-                    &mut run,
-                    &mut guest,
+                    &mut sides,
                     &mut total,
                 );
             }
@@ -147,13 +167,32 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<Tally, String> {
             total.failed,
             total.skipped
         );
+        if total.within_ulp > 0 {
+            let _ = writeln!(
+                out,
+                "1ulp: {} passed cases of the x87 transcendentals (FSIN FCOS FSINCOS FPTAN \
+                 FPATAN FYL2X FYL2XP1 F2XM1) had a result one ulp from the host's, every \
+                 other bit of state (C1 included) equal; all other forms compare bit-exactly",
+                total.within_ulp
+            );
+        }
         Ok(total)
     }
 }
 
-/// Runs `opts.cases` cases of each form in `forms` natively (`native`,
-/// which returns `None` for a case it cannot run) and in xlat, printing one row per form (its name after `prefix`) and
-/// adding to `total`.
+/// The two sides of a comparison: the host (`native`, which returns
+/// `None` for a case it cannot run) and xlat, and what the host keeps of
+/// the x87 pointers.
+#[cfg(target_arch = "x86_64")]
+struct Sides<'a> {
+    native: &'a mut dyn FnMut(&case::Case) -> Option<case::Outcome>,
+    guest: &'a mut guest::GuestRunner,
+    quirks: x87::HostQuirks,
+}
+
+/// Runs `opts.cases` cases of each form in `forms` natively and in xlat,
+/// printing one row per form (its name after `prefix`) and adding to
+/// `total`.
 #[cfg(target_arch = "x86_64")]
 #[allow(clippy::too_many_arguments)]
 fn check_forms(
@@ -163,8 +202,7 @@ fn check_forms(
     bits: u32,
     prefix: &str,
     rng: &mut case::Rng,
-    native: &mut dyn FnMut(&case::Case) -> Option<case::Outcome>,
-    guest: &mut guest::GuestRunner,
+    sides: &mut Sides,
     total: &mut Tally,
 ) {
     for form in forms {
@@ -175,7 +213,9 @@ fn check_forms(
         {
             continue;
         }
+        let x87_wanted = form.x87 && opts.features.iter().any(|w| w.eq_ignore_ascii_case("x87"));
         if !opts.features.is_empty()
+            && !x87_wanted
             && !form.code.cpuid_features().iter().any(|f| {
                 let name = format!("{f:?}");
                 opts.features.iter().any(|w| w.eq_ignore_ascii_case(&name))
@@ -196,32 +236,47 @@ fn check_forms(
             let Some(c) = case::generate_for(form, rng, bits) else {
                 continue;
             };
-            if c.would_fault_natively() {
+            if c.would_fault_natively()
+                || c.start
+                    .x87
+                    .as_ref()
+                    .is_some_and(|x| x87::sdm_undefined(form.code.mnemonic(), x))
+            {
                 t.skipped += 1;
                 continue;
             }
-            let Some(host) = native(&c) else {
+            let Some(host) = (sides.native)(&c) else {
                 t.skipped += 1;
                 continue;
             };
             t.cases += 1;
-            let mine = guest.run(&c);
-            if let Some(diff) = case::compare(&c, &host, &mine) {
-                t.failed += 1;
-                first_failure.get_or_insert(diff);
+            let mine = sides.guest.run(&c);
+            match case::compare(&c, &host, &mine, &sides.quirks) {
+                Ok(x87::Match::Exact) => {}
+                Ok(x87::Match::WithinUlp) => t.within_ulp += 1,
+                Err(diff) => {
+                    t.failed += 1;
+                    first_failure.get_or_insert(diff);
+                }
             }
         }
         if t.failed > 0 {
             t.forms_failed = 1;
         }
+        let ulp = if form.x87 && x87::is_transcendental(form.code.mnemonic()) {
+            t.within_ulp.to_string()
+        } else {
+            "-".into()
+        };
         let _ = writeln!(
             out,
-            "{:<40} {:>8} {:>8} {:>8} {:>8}",
+            "{:<40} {:>8} {:>8} {:>8} {:>8} {:>8}",
             format!("{prefix}{}", form.name),
             t.cases,
             t.cases - t.failed,
             t.failed,
-            t.skipped
+            t.skipped,
+            ulp
         );
         if opts.verbose {
             if let Some(d) = first_failure {
@@ -233,5 +288,6 @@ fn check_forms(
         total.cases += t.cases;
         total.failed += t.failed;
         total.skipped += t.skipped;
+        total.within_ulp += t.within_ulp;
     }
 }

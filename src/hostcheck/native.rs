@@ -1,14 +1,18 @@
 //! Runs one instruction on the host CPU: a small thunk loads the case's
 //! registers, flags, MMX and XMM registers and MXCSR, executes the
 //! instruction's bytes, stores all of them back, and resets the host's
-//! x87/MMX state (EMMS, FNINIT) and MXCSR before returning.
+//! x87/MMX state (EMMS, FNINIT) and MXCSR before returning. For the x87
+//! forms the thunk also loads the case's FPU state with FXRSTOR64 right
+//! before the instruction and saves it with FXSAVE64 right after (then
+//! FNCLEX, so that a pending exception reaches no waiting instruction).
 
 use super::case::{Case, Outcome, BUF, BUF_MID};
+use super::x87::X87;
 use iced_x86::code_asm::*;
 use memmap2::MmapMut;
 
 /// Registers and flags as the thunk sees them: `gpr[4]` (RSP) is unused.
-#[repr(C)]
+#[repr(C, align(16))]
 struct Context {
     gpr: [u64; 16],
     rflags: u64,
@@ -17,6 +21,8 @@ struct Context {
     mxcsr: u32,
     /// The caller's MXCSR (its control bits are callee-saved).
     host_mxcsr: u32,
+    /// The FXSAVE64 image the x87 forms start from and end in.
+    fx: [u8; 512],
 }
 
 /// Offsets of the `Context` fields after `gpr`.
@@ -25,6 +31,8 @@ const XMM_AT: i32 = 136;
 const MM_AT: i32 = XMM_AT + 256;
 const MXCSR_AT: i32 = MM_AT + 64;
 const HOST_MXCSR_AT: i32 = MXCSR_AT + 4;
+const FX_AT: i32 = HOST_MXCSR_AT + 4;
+const _: () = assert!(std::mem::offset_of!(Context, fx) == FX_AT as usize && FX_AT % 16 == 0);
 
 /// The memory buffer, aligned for the aligned SSE forms.
 #[repr(C, align(64))]
@@ -54,6 +62,9 @@ pub fn host_cpuid1_ecx() -> u32 {
 pub struct NativeRunner {
     prologue: Vec<u8>,
     epilogue: Vec<u8>,
+    /// The same with FXRSTOR64/FXSAVE64 around the instruction.
+    prologue_x87: Vec<u8>,
+    epilogue_x87: Vec<u8>,
     page: Option<MmapMut>,
 }
 
@@ -65,10 +76,19 @@ fn gpr64(i: usize) -> AsmRegister64 {
 
 impl NativeRunner {
     pub fn new() -> Result<Self, String> {
-        Self::assemble().map_err(|e| e.to_string())?.map_page()
+        let (prologue, epilogue) = Self::assemble(false).map_err(|e| e.to_string())?;
+        let (prologue_x87, epilogue_x87) = Self::assemble(true).map_err(|e| e.to_string())?;
+        NativeRunner {
+            prologue,
+            epilogue,
+            prologue_x87,
+            epilogue_x87,
+            page: None,
+        }
+        .map_page()
     }
 
-    fn assemble() -> Result<Self, IcedError> {
+    fn assemble(x87: bool) -> Result<(Vec<u8>, Vec<u8>), IcedError> {
         // Entry: RDI = &mut Context (System V).
         let mut a = CodeAssembler::new(64)?;
         for r in [rbx, rbp, r12, r13, r14, r15] {
@@ -84,6 +104,9 @@ impl NativeRunner {
             a.movdqu(xmm_reg(i), xmmword_ptr(rdi + XMM_AT + 16 * i as i32))?;
         }
         a.ldmxcsr(dword_ptr(rdi + MXCSR_AT))?;
+        if x87 {
+            a.fxrstor64(ptr(rdi + FX_AT))?;
+        }
         a.push(qword_ptr(rdi + RFLAGS_AT))?;
         a.popfq()?;
         for i in (0..16).filter(|&i| i != 4 && i != 7) {
@@ -101,6 +124,10 @@ impl NativeRunner {
         }
         b.pushfq()?;
         b.pop(qword_ptr(rdi + RFLAGS_AT))?;
+        if x87 {
+            b.fxsave64(ptr(rdi + FX_AT))?;
+            b.fnclex()?;
+        }
         b.stmxcsr(dword_ptr(rdi + MXCSR_AT))?;
         for i in 0..16 {
             b.movdqu(xmmword_ptr(rdi + XMM_AT + 16 * i as i32), xmm_reg(i))?;
@@ -119,11 +146,7 @@ impl NativeRunner {
         }
         b.ret()?;
         let epilogue = b.assemble(0)?;
-        Ok(NativeRunner {
-            prologue,
-            epilogue,
-            page: None,
-        })
+        Ok((prologue, epilogue))
     }
 
     fn map_page(mut self) -> Result<Self, String> {
@@ -132,9 +155,14 @@ impl NativeRunner {
     }
 
     pub fn run(&mut self, c: &Case) -> Outcome {
-        let mut code = self.prologue.clone();
+        let (prologue, epilogue) = match c.start.x87 {
+            Some(_) => (&self.prologue_x87, &self.epilogue_x87),
+            None => (&self.prologue, &self.epilogue),
+        };
+        let mut code = prologue.clone();
+        let insn_at = code.len();
         code.extend_from_slice(&c.bytes);
-        code.extend_from_slice(&self.epilogue);
+        code.extend_from_slice(epilogue);
         let mut page = self.page.take().expect("page present between runs");
         page[..code.len()].copy_from_slice(&code);
         let exec = page.make_exec().expect("mprotect the thunk executable");
@@ -146,7 +174,11 @@ impl NativeRunner {
             mm: c.start.mm,
             mxcsr: c.start.mxcsr,
             host_mxcsr: 0,
+            fx: [0; 512],
         };
+        if let Some(x) = &c.start.x87 {
+            super::x87::start_image(&mut ctx.fx, x, c, true);
+        }
         ctx.gpr[3] = buf.0.as_mut_ptr() as u64 + BUF_MID;
         if c.rdi_is_buffer {
             ctx.gpr[7] = ctx.gpr[3];
@@ -161,7 +193,13 @@ impl NativeRunner {
             let f: extern "sysv64" fn(*mut Context) = std::mem::transmute(exec.as_ptr());
             f(&mut ctx);
         }
+        let insn_addr = exec.as_ptr() as u64 + insn_at as u64;
         self.page = Some(exec.make_mut().expect("mprotect the thunk writable"));
+        let x87 = c.start.x87.map(|_| {
+            let mut x = X87::read_image(&ctx.fx, true);
+            x.normalize(c, insn_addr, buf.0.as_ptr() as u64);
+            x
+        });
         Outcome {
             gpr: ctx.gpr,
             rflags: ctx.rflags,
@@ -170,6 +208,7 @@ impl NativeRunner {
             mm: ctx.mm,
             mxcsr: ctx.mxcsr,
             fault: None,
+            x87,
         }
     }
 }

@@ -11,6 +11,10 @@
 //! the instruction, stores them back, takes its own stack again and RETFs
 //! to 0x33; the 64-bit exit restores what the entry saved and returns.
 //!
+//! The x87 forms load the case's FPU state with FXRSTOR right before the
+//! instruction and save it with FXSAVE (then FNCLEX) right after; the
+//! exit resets the x87 (FNINIT) and restores the caller's MXCSR.
+//!
 //! The 16-bit address-size cases run with DS = an LDT data segment
 //! (modify_ldt) whose base is the buffer, as xlat's DS has for them.
 //!
@@ -19,6 +23,7 @@
 //! in the mapping without touching the code or the context.
 
 use super::case::{Case, Outcome, BUF, BUF_MID, STACK_AT};
+use super::x87::X87;
 use iced_x86::code_asm::*;
 use iced_x86::{Code, Instruction};
 
@@ -42,6 +47,10 @@ const SAVED_DS: u64 = 48;
 const SAVED_ES: u64 = 50;
 /// DS for the instruction.
 const DS_AT: u64 = 52;
+/// The caller's MXCSR (its control bits are callee-saved).
+const HOST_MXCSR_AT: u64 = 56;
+/// The FXSAVE image of the x87 forms (16-byte aligned).
+const FX_AT: u64 = 0x200;
 /// LDT entry 0, RPL 3: data based at the buffer (16-bit address cases).
 pub const LDT_DS: u16 = 0x7;
 
@@ -64,6 +73,9 @@ pub struct Native32Runner {
     head: Vec<u8>,
     /// The 32-bit epilogue.
     tail: Vec<u8>,
+    /// The same with FXRSTOR/FXSAVE around the instruction.
+    head_x87: Vec<u8>,
+    tail_x87: Vec<u8>,
 }
 
 fn gpr32(i: usize) -> AsmRegister32 {
@@ -91,7 +103,8 @@ impl Native32Runner {
             ));
         }
         let base = base as *mut u8;
-        let (head, tail) = Self::assemble(base as u64).map_err(|e| e.to_string())?;
+        let (head, tail) = Self::assemble(base as u64, false).map_err(|e| e.to_string())?;
+        let (head_x87, tail_x87) = Self::assemble(base as u64, true).map_err(|e| e.to_string())?;
         let desc = UserDesc {
             entry_number: 0,
             base_addr: (base as u64 + BUFFER) as u32,
@@ -112,10 +125,12 @@ impl Native32Runner {
             addr16: r == 0,
             head,
             tail,
+            head_x87,
+            tail_x87,
         })
     }
 
-    fn assemble(base: u64) -> Result<(Vec<u8>, Vec<u8>), IcedError> {
+    fn assemble(base: u64, x87: bool) -> Result<(Vec<u8>, Vec<u8>), IcedError> {
         let data = base + DATA;
         let mut a = CodeAssembler::new(64)?;
         for r in [rbx, rbp, r12, r13, r14, r15] {
@@ -123,6 +138,7 @@ impl Native32Runner {
         }
         a.mov(rax, data)?;
         a.mov(qword_ptr(rax + SAVED_RSP as i32), rsp)?;
+        a.stmxcsr(dword_ptr(rax + HOST_MXCSR_AT as i32))?;
         a.mov(cx, ds)?;
         a.mov(word_ptr(rax + SAVED_DS as i32), cx)?;
         a.mov(cx, es)?;
@@ -142,6 +158,8 @@ impl Native32Runner {
         x.mov(cx, word_ptr(rax + SAVED_ES as i32))?;
         x.mov(es, cx)?;
         x.mov(rsp, qword_ptr(rax + SAVED_RSP as i32))?;
+        x.fninit()?;
+        x.ldmxcsr(dword_ptr(rax + HOST_MXCSR_AT as i32))?;
         x.cld()?;
         for r in [r15, r14, r13, r12, rbp, rbx] {
             x.pop(r)?;
@@ -157,6 +175,9 @@ impl Native32Runner {
         c.mov(ds, ax)?;
         c.mov(es, ax)?;
         c.mov(ss, ax)?;
+        if x87 {
+            c.fxrstor(ptr(d + FX_AT as u32))?;
+        }
         c.push(dword_ptr(d + EFLAGS_AT as u32))?;
         c.popfd()?;
         for i in 0..8 {
@@ -173,6 +194,10 @@ impl Native32Runner {
         t.mov(esp, (base + STACK_TOP) as u32)?;
         t.pushfd()?;
         t.pop(dword_ptr(d + EFLAGS_AT as u32).ss())?;
+        if x87 {
+            t.fxsave(ptr(d + FX_AT as u32).ss())?;
+            t.fnclex()?;
+        }
         t.push(USER_CS)?;
         t.push((base + EXIT64) as u32)?;
         t.add_instruction(Instruction::with(Code::Retfd))?;
@@ -188,9 +213,14 @@ impl Native32Runner {
     }
 
     pub fn run(&mut self, c: &Case) -> Outcome {
-        let mut code = self.head.clone();
+        let (head, tail) = match c.start.x87 {
+            Some(_) => (&self.head_x87, &self.tail_x87),
+            None => (&self.head, &self.tail),
+        };
+        let insn_addr = self.base as u64 + head.len() as u64;
+        let mut code = head.clone();
         code.extend_from_slice(&c.bytes);
-        code.extend_from_slice(&self.tail);
+        code.extend_from_slice(tail);
         assert!(code.len() <= PAGE);
         let base = self.base as u64;
         let buf_at = base + BUFFER;
@@ -226,10 +256,20 @@ impl Native32Runner {
                 self.base.add(BUFFER as usize),
                 BUF,
             );
+            if let Some(x) = &c.start.x87 {
+                let mut img = [0u8; 512];
+                super::x87::start_image(&mut img, x, c, false);
+                std::ptr::copy_nonoverlapping(
+                    img.as_ptr(),
+                    self.base.add((DATA + FX_AT) as usize),
+                    512,
+                );
+            }
         }
         self.protect(libc::PROT_READ | libc::PROT_EXEC);
         // SAFETY: page 0 holds the thunk described in the module doc
-        // around one generated 32-bit user-mode integer instruction whose
+        // around one generated 32-bit user-mode integer or x87 instruction
+        // (the x87 ones seeded with a state that has nothing pending) whose
         // memory operand is [EBX + disp8] inside the buffer, whose stack
         // accesses (stack forms only) stay inside the buffer, and that
         // cannot fault (divide errors are filtered out); the thunk
@@ -246,6 +286,7 @@ impl Native32Runner {
             mm: c.start.mm,
             mxcsr: c.start.mxcsr,
             fault: None,
+            x87: None,
         };
         // SAFETY: reads inside the mapping, written by the thunk.
         unsafe {
@@ -264,6 +305,26 @@ impl Native32Runner {
                 out.buf.as_mut_ptr(),
                 BUF,
             );
+        }
+        if c.start.x87.is_some() {
+            let mut img = [0u8; 512];
+            // SAFETY: a read inside the mapping, written by the thunk.
+            unsafe {
+                std::ptr::copy_nonoverlapping(
+                    self.base.add((DATA + FX_AT) as usize),
+                    img.as_mut_ptr(),
+                    512,
+                );
+            }
+            let mut x = X87::read_image(&img, false);
+            x.normalize(c, insn_addr, buf_at);
+            out.x87 = Some(x);
+            // FXRSTOR from the buffer loads XMM0-7 and MXCSR too.
+            out.mxcsr = u32::from_le_bytes(img[24..28].try_into().unwrap());
+            for i in 0..8 {
+                let q = |at: usize| u64::from_le_bytes(img[at..at + 8].try_into().unwrap());
+                out.xmm[i] = [q(160 + 16 * i), q(168 + 16 * i)];
+            }
         }
         c.normalize_pusha(&mut out, buf_at);
         out

@@ -11,6 +11,7 @@ mod fpu_layouts;
 pub mod harness;
 mod interrupts;
 mod long_mode;
+mod long_mode_fpu;
 mod paging;
 mod pc_timers;
 mod pm_interrupts;
@@ -89,6 +90,10 @@ const QEMU_MF_ONLY_AT_FWAIT: &str =
 /// QEMU does not track the last x87 opcode.
 const QEMU_NO_FOP: &str = "QEMU 7.2 TCG never records the x87 last-instruction opcode: \
      FOP reads 0 (SDM Vol. 1, 8.1.8)";
+
+/// QEMU's 64-bit FXSAVE/XSAVE do not write the FOP field at all.
+const QEMU_FOP_NOT_WRITTEN: &str = "QEMU 7.2 TCG's FXSAVE and XSAVE in 64-bit mode leave \
+     bytes 6-7 (FOP) of the image as they were (SDM Vol. 2A, FXSAVE, table 3-56)";
 
 /// QEMU's FXSAVE leaves the last-instruction and last-operand pointers out.
 const QEMU_FXSAVE_NO_POINTERS: &str =
@@ -188,13 +193,24 @@ const ROMS: &[Entry] = &[
         name: "long_mode",
         about: "EFER.LME/LMA, 4-level paging, 64-bit and compatibility mode, RIP-relative, \
                 IDT64 with IST, canonical #GP/#SS, SYSCALL/SYSRET, SWAPGS, FS/GS bases, \
-                CMPXCHG16B, back to real mode",
+                CMPXCHG16B, FXSAVE64/FXSAVE/XSAVE64/XSAVEOPT64/XRSTOR64 layouts and #GP, \
+                back to real mode",
         build: long_mode::build,
-        qemu_deviations: &[(
-            "non-canonical RBP access",
-            "QEMU 7.2 raises #GP for every non-canonical address; SDM Vol. 3A 6.15 \
-             (#SS): a non-canonical stack (SS-based) reference raises #SS(0)",
-        )],
+        qemu_deviations: &[
+            (
+                "non-canonical RBP access",
+                "QEMU 7.2 raises #GP for every non-canonical address; SDM Vol. 3A 6.15 \
+                 (#SS): a non-canonical stack (SS-based) reference raises #SS(0)",
+            ),
+            ("fxsave64: FOP", QEMU_FOP_NOT_WRITTEN),
+            ("xsave64: FOP", QEMU_FOP_NOT_WRITTEN),
+            ("fxsave64: FIP[31:0]", QEMU_FXSAVE_NO_POINTERS),
+            ("fxsave64: FDP[31:0]", QEMU_FXSAVE_NO_POINTERS),
+            ("fxsave: FIP", QEMU_FXSAVE_NO_POINTERS),
+            ("fxsave: FCS", QEMU_FXSAVE_NO_POINTERS),
+            ("fxsave: FDP", QEMU_FXSAVE_NO_POINTERS),
+            ("fxsave: FDS", QEMU_FXSAVE_NO_POINTERS),
+        ],
     },
     Entry {
         name: "task_switch",

@@ -3,8 +3,9 @@
 //! 64-bit code: 64-bit arithmetic, RIP-relative addressing, a 64-bit IDT
 //! with an IST stack, canonical-address #GP and #SS, FS/GS base MSRs and
 //! SWAPGS, CMPXCHG16B, a SYSRET to ring 3 and SYSCALL back (STAR, LSTAR,
-//! SFMASK); back to 16-bit compatibility mode for the checks, and out of
-//! long mode to real mode.
+//! SFMASK), the 64-bit FXSAVE/XSAVE images (`long_mode_fpu`); back to
+//! 16-bit compatibility mode for the checks, and out of long mode to real
+//! mode.
 //!
 //! The 64-bit code records its results in memory (`RES`); the checks run
 //! in 16-bit compatibility mode with the usual harness.
@@ -20,8 +21,8 @@ const PDIR: u32 = 0x32000;
 const TSS64: u32 = 0x5000;
 const IST1_TOP: u32 = 0x5800;
 /// Where the 64-bit IDT sits in the image, and its size in vectors.
-const IDT64_OFFSET: usize = 0xc800;
-const IDT64_VECTORS: usize = 0x40;
+const IDT64_OFFSET: usize = 0xcc00;
+const IDT64_VECTORS: usize = 0x21;
 const IDTR64_OFFSET: usize = 0xcff0;
 
 /// Results of the 64-bit code (qwords unless said).
@@ -51,8 +52,8 @@ const R_USER_LABEL: u32 = RES + 0x80;
 const R_DONE: u32 = RES + 0x88;
 const CX16_MEM: u32 = RES + 0xa0; // 16-byte aligned
 /// Handler records and resume point of the 64-bit recorder.
-const L_VEC: u32 = RES + 0xc0;
-const L_ERR: u32 = RES + 0xc4;
+pub(crate) const L_VEC: u32 = RES + 0xc0;
+pub(crate) const L_ERR: u32 = RES + 0xc4;
 const L_FRAME: u32 = RES + 0xc8;
 const L_RESUME: u32 = RES + 0xd0;
 /// The 16-bit return point (offset in CS16) and the saved kernel RSP.
@@ -304,7 +305,8 @@ fn checks(
         m32(ptr(R_SC_CS).ss()),
         u32::from(CS64),
         "syscall: CS from STAR",
-    )
+    )?;
+    crate::long_mode_fpu::checks(h, blob.addr(&entry.fpu.fadd))
 }
 
 struct Entry64 {
@@ -312,10 +314,11 @@ struct Entry64 {
     syscall: CodeLabel,
     data: CodeLabel,
     stubs: Vec<CodeLabel>,
+    fpu: crate::long_mode_fpu::Fpu64,
 }
 
 /// Arms the 64-bit recorder to resume at `resume`. Clobbers RAX.
-fn arm64(a: &mut CodeAssembler, resume: CodeLabel) -> Result<(), IcedError> {
+pub(crate) fn arm64(a: &mut CodeAssembler, resume: CodeLabel) -> Result<(), IcedError> {
     a.mov(dword_ptr(L_VEC), 0xffff_ffffu32)?;
     a.lea(rax, ptr(resume))?;
     a.mov(qword_ptr(L_RESUME), rax)
@@ -491,6 +494,7 @@ fn code64(a: &mut CodeAssembler) -> Result<Entry64, IcedError> {
     a.mov(rsp, qword_ptr(SAVED_RSP))?;
     a.jmp(after_syscall)?;
     a.set_label(&mut after_syscall)?;
+    let fpu = crate::long_mode_fpu::code64(a)?;
     a.mov(dword_ptr(R_DONE), 0x600d)?;
     // Back to 16-bit compatibility mode: RETFQ to CS16:RET16.
     a.push(i32::from(CS16))?;
@@ -503,5 +507,6 @@ fn code64(a: &mut CodeAssembler) -> Result<Entry64, IcedError> {
         syscall,
         data,
         stubs,
+        fpu,
     })
 }

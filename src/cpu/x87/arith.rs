@@ -55,7 +55,10 @@ pub fn binary(ex: &mut Exec, insn: &Instruction) -> R {
             return Ok(());
         }
         let a = ex.s.x87.st(0);
-        if denormal && !a.is_nan() && !a.is_unsupported() {
+        // A denormal dividend of FDIVR over a zero ST(0) is #Z alone (as
+        // in `softfloat::div`).
+        let over_zero = matches!(m, M::Fdivr | M::Fidivr) && a.is_zero();
+        if denormal && !a.is_nan() && !a.is_unsupported() && !over_zero {
             c.flags |= sw::DE;
             if c.unmasked(sw::DE) {
                 commit(ex, &c, false);
@@ -100,14 +103,20 @@ pub fn unary(ex: &mut Exec, insn: &Instruction) -> R {
     begin(ex, insn, Kind::Numeric)?;
     let m = insn.mnemonic();
     let needs_st1 = matches!(m, M::Fscale | M::Fprem | M::Fprem1);
+    // C2 (reduction incomplete) is cleared by every outcome but a partial
+    // remainder, stack faults and NaN results included (checked on the
+    // host).
+    if matches!(m, M::Fprem | M::Fprem1) {
+        set_cc(ex, sw::C2, 0);
+    }
     let x = &ex.s.x87;
     if x.is_empty(0) || (needs_st1 && x.is_empty(1)) {
         if m == M::Fxtract {
+            // Both results are the indefinite, pushed even over a full
+            // ST(7) (checked on the host).
             if stack_fault(ex, false) {
                 ex.s.x87.set_st(0, F80::INDEFINITE);
-                if ex.s.x87.is_empty(7) {
-                    ex.s.x87.push(F80::INDEFINITE);
-                }
+                ex.s.x87.push(F80::INDEFINITE);
             }
         } else {
             underflow(ex, 0, false);
@@ -149,8 +158,20 @@ pub fn unary(ex: &mut Exec, insn: &Instruction) -> R {
         }
         _ => {
             let (r, q, complete) = sf::remainder(&mut c, a, b, m == M::Fprem1);
+            // A remainder at the bottom of the range with J set is the
+            // normal of exponent 1, not a pseudo-denormal (as the host
+            // writes it).
+            let r = if r.exp() == 0 && r.sig & super::float80::J != 0 {
+                F80 { se: r.se | 1, ..r }
+            } else {
+                r
+            };
             if commit(ex, &c, false) {
                 ex.s.x87.set_st(0, r);
+                // A NaN result leaves C0 and C3 alone (as the host does).
+                if r.is_nan() {
+                    return Ok(());
+                }
                 let cc = if complete {
                     (if q & 4 != 0 { sw::C0 } else { 0 })
                         | (if q & 2 != 0 { sw::C3 } else { 0 })
@@ -158,8 +179,9 @@ pub fn unary(ex: &mut Exec, insn: &Instruction) -> R {
                 } else {
                     sw::C2
                 };
-                let mask = if complete { sw::CC } else { sw::C2 | sw::C1 };
-                set_cc(ex, mask, cc);
+                // A partial remainder clears C0, C1 and C3 (as the host
+                // does).
+                set_cc(ex, sw::CC, cc);
             }
         }
     }

@@ -36,21 +36,25 @@ pub fn compare(ex: &mut Exec, insn: &Instruction) -> R {
         };
         (ex.s.x87.st(i), ex.s.x87.is_empty(i), false)
     };
-    let relation = if ex.s.x87.is_empty(0) || b_empty {
-        if !stack_fault(ex, false) {
-            return Ok(());
-        }
-        Relation::Unordered
+    // The condition codes (or ZF/PF/CF) are set even when the exception
+    // is unmasked, "unordered" after a stack underflow; but an unmasked
+    // #I or #D leaves the stack unpopped (checked on the host).
+    let c1 = ex.s.x87.fsw & sw::C1;
+    let (relation, completes) = if ex.s.x87.is_empty(0) || b_empty {
+        (Relation::Unordered, stack_fault(ex, false))
     } else {
         let a = ex.s.x87.st(0);
         if b_denormal && !a.is_nan() && !a.is_unsupported() {
             c.flags |= sw::DE;
         }
         let r = sf::compare(&mut c, a, b, quiet);
-        // The condition codes are set even when the exception is
-        // unmasked (as the hardware does).
         commit(ex, &c, false);
-        r
+        // FCOMI and friends leave C1 alone (the host does, though the
+        // SDM says "set to 0").
+        if eflags {
+            set_cc(ex, sw::C1, c1);
+        }
+        (r, c.unmasked_raised() & (sw::IE | sw::DE) == 0)
     };
     if eflags {
         let bits = match relation {
@@ -70,8 +74,10 @@ pub fn compare(ex: &mut Exec, insn: &Instruction) -> R {
         };
         set_cc(ex, sw::C3 | sw::C2 | sw::C0, cc);
     }
-    for _ in 0..pops {
-        ex.s.x87.pop();
+    if completes {
+        for _ in 0..pops {
+            ex.s.x87.pop();
+        }
     }
     Ok(())
 }

@@ -114,8 +114,10 @@ pub fn load_env(x: &mut X87State, l: Layout, b: &[u8]) -> u16 {
             x.fcs = 0;
             x.fds = 0;
         } else {
+            // This image has no FOP: it reads as 0 (checked on the host).
             x.fip = r(6) as u64;
             x.fcs = r(8) as u16;
+            x.fop = 0;
             x.fdp = r(10) as u64;
             x.fds = r(12) as u16;
         }

@@ -115,29 +115,40 @@ pub fn load(ex: &mut Exec, insn: &Instruction) -> R {
         M::Fldlg2 => Some(constant(rc, LG2)),
         _ => Some(constant(rc, LN2)),
     };
+    // FLD ST(i) of an empty register is an underflow even when the push
+    // would also overflow (checked on the host).
+    if value.is_none() && ex.s.x87.is_empty(st_index(insn, 0)) {
+        if stack_fault(ex, false) {
+            ex.s.x87.push(F80::INDEFINITE);
+        }
+        return Ok(());
+    }
     if !ex.s.x87.is_empty(7) {
         if stack_fault(ex, true) {
             ex.s.x87.push(F80::INDEFINITE);
         }
         return Ok(());
     }
-    let value = match value {
-        Some(v) => v,
-        None => {
-            let i = st_index(insn, 0);
-            if ex.s.x87.is_empty(i) {
-                if stack_fault(ex, false) {
-                    ex.s.x87.push(F80::INDEFINITE);
-                }
-                return Ok(());
-            }
-            ex.s.x87.st(i)
-        }
-    };
-    if commit(ex, &c, false) {
+    let value = value.unwrap_or_else(|| ex.s.x87.st(st_index(insn, 0)));
+    commit(ex, &c, false);
+    // Only an unmasked #IA (an SNaN) stops the load: a denormal single or
+    // double is loaded even when #D is unmasked (checked on the host).
+    if c.unmasked_raised() & sw::IE == 0 {
         ex.s.x87.push(value);
     }
     Ok(())
+}
+
+/// FSTPNCE (D9 D8+i, the reserved alias of FSTP ST(i)): on the host an
+/// empty ST(0) raises nothing and leaves ST(i) alone; otherwise it is
+/// FSTP ST(i). Either way C1 is cleared and the stack popped.
+fn fstpnce(ex: &mut Exec, i: usize) {
+    if !ex.s.x87.is_empty(0) {
+        let v = ex.s.x87.st(0);
+        ex.s.x87.set_st(i, v);
+    }
+    set_cc(ex, sw::C1, 0);
+    ex.s.x87.pop();
 }
 
 /// FST, FSTP, FIST, FISTP, FISTTP, FBSTP.
@@ -145,6 +156,10 @@ pub fn store(ex: &mut Exec, insn: &Instruction) -> R {
     begin(ex, insn, Kind::Numeric)?;
     let m = insn.mnemonic();
     let pop = matches!(m, M::Fstp | M::Fstpnce | M::Fistp | M::Fisttp | M::Fbstp);
+    if m == M::Fstpnce {
+        fstpnce(ex, st_index(insn, 0));
+        return Ok(());
+    }
     if !has_memory(insn) {
         let i = st_index(insn, 0);
         if ex.s.x87.is_empty(0) {

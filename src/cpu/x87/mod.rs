@@ -41,6 +41,8 @@ pub mod xsave;
 #[cfg(all(test, target_arch = "x86_64"))]
 mod host_tests;
 #[cfg(test)]
+mod hostcheck_found_tests;
+#[cfg(test)]
 mod program_tests;
 #[cfg(test)]
 mod xsave_tests;

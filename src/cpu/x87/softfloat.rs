@@ -480,15 +480,17 @@ pub fn div(c: &mut Ctx, a: F80, b: F80) -> F80 {
         }
         _ => {}
     }
+    // A finite dividend over zero is #Z alone, even when the dividend is
+    // a denormal (checked on the host: no #D then).
+    if b.is_zero() && !a.is_zero() {
+        c.flags |= sw::ZE;
+        return F80::infinity(sign);
+    }
     if c.denormal_operands(&[a, b]) {
         return F80::INDEFINITE;
     }
     if a.is_zero() {
         return F80::zero(sign);
-    }
-    if b.is_zero() {
-        c.flags |= sw::ZE;
-        return F80::infinity(sign);
     }
     let (_, ea, ma) = a.unpack();
     let (_, eb, mb) = b.unpack();

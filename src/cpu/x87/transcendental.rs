@@ -17,6 +17,11 @@ pub fn transcendental(ex: &mut Exec, insn: &Instruction) -> R {
     let m = insn.mnemonic();
     let binary = matches!(m, M::Fpatan | M::Fyl2x | M::Fyl2xp1);
     let pushes = matches!(m, M::Fsincos | M::Fptan);
+    // C2 (argument out of range) is cleared by every other outcome of
+    // FSIN/FCOS/FSINCOS/FPTAN, stack faults included (checked on the host).
+    if matches!(m, M::Fsin | M::Fcos | M::Fsincos | M::Fptan) {
+        set_cc(ex, sw::C2, 0);
+    }
     let x = &ex.s.x87;
     if x.is_empty(0) || (binary && x.is_empty(1)) {
         if stack_fault(ex, false) {
@@ -26,7 +31,8 @@ pub fn transcendental(ex: &mut Exec, insn: &Instruction) -> R {
                 x.pop();
             } else {
                 x.set_st(0, F80::INDEFINITE);
-                if pushes && x.is_empty(7) {
+                // Pushed even over a full ST(7) (checked on the host).
+                if pushes {
                     x.push(F80::INDEFINITE);
                 }
             }
@@ -62,8 +68,9 @@ pub fn transcendental(ex: &mut Exec, insn: &Instruction) -> R {
         return Ok(());
     }
     let Some((first, second)) = trig(&mut c, m, a) else {
-        // Out of range: C2 = 1, nothing else changes.
-        set_cc(ex, sw::C2, sw::C2);
+        // Out of range: C2 = 1 and C1 = 0 (nothing rounded), nothing else
+        // changes.
+        set_cc(ex, sw::C2 | sw::C1, sw::C2);
         return Ok(());
     };
     if commit(ex, &c, false) {
@@ -106,7 +113,7 @@ fn trig(c: &mut Ctx, m: M, a: F80) -> Option<(F80, Option<F80>)> {
         return Some(pair(F80::INDEFINITE));
     }
     let (s, co) = math::sin_cos(Wide::from_f80(a));
-    Some(match m {
+    let r = match m {
         M::Fsin => (s.to_f80(c), None),
         M::Fcos => (co.to_f80(c), None),
         M::Fsincos => {
@@ -114,7 +121,14 @@ fn trig(c: &mut Ctx, m: M, a: F80) -> Option<(F80, Option<F80>)> {
             (sin, Some(co.to_f80(c)))
         }
         _ => (s.div(co).to_f80(c), Some(F80::ONE)),
-    })
+    };
+    // Below 2^-69 the host returns x (sine, tangent) or 1 (cosine) with
+    // #P but C1 = 0, though both round away from zero (measured on the
+    // host: from exponent 3FBBh up C1 is 1 again).
+    if a.exp() < 0x3fbb {
+        c.c1 = false;
+    }
+    Some(r)
 }
 
 /// F2XM1: 2^x - 1, defined for -1 <= x <= 1.
