@@ -8,6 +8,7 @@ pub mod fw_cfg;
 pub mod hpet;
 pub mod i8042;
 pub mod ide;
+pub mod isa_dma;
 pub mod ioapic;
 pub mod irq;
 pub mod lapic;
