@@ -1,6 +1,8 @@
-//! Drives on the IDE channels and the boot order firmware finds in CMOS.
+//! Drives on the IDE channels and the floppy controller, and what
+//! firmware finds about them in CMOS (drive types, boot order).
 
 use super::{lock, Machine};
+use crate::devices::floppy::drive::Diskette;
 use crate::devices::ide::ata::AtaDisk;
 use crate::devices::ide::atapi::AtapiCdrom;
 use crate::devices::ide::channel::Media;
@@ -31,6 +33,10 @@ impl BootDevice {
 /// floppy boot-signature check.
 const CMOS_BOOT_FLAG1: u8 = 0x38;
 const CMOS_BOOT_FLAG2: u8 = 0x3d;
+/// CMOS floppy drive types (drive A in the high nibble) and the AT
+/// equipment byte (bit 0 floppies present, bits 7-6 their count - 1).
+const CMOS_FLOPPY_TYPES: usize = 0x10;
+const CMOS_EQUIPMENT: usize = 0x14;
 
 impl Machine {
     /// Puts the raw image at `path` on `channel` (0 primary, 1 secondary)
@@ -66,6 +72,38 @@ impl Machine {
             .map_err(|e| format!("cannot open CD-ROM image {}: {e}", path.display()))?;
         let cd = AtapiCdrom::new(Box::new(backend));
         lock(&self.platform.ide).attach(channel, position, Media::Cdrom(cd));
+        Ok(())
+    }
+
+    /// Puts the raw diskette image at `path` in floppy drive `n` (0 = A:),
+    /// write-protected when the file is read-only, and records the drive
+    /// type in CMOS.
+    pub fn attach_floppy(&mut self, n: usize, path: &Path) -> Result<(), String> {
+        let err = |e: std::io::Error| format!("cannot open floppy image {}: {e}", path.display());
+        let read_only = std::fs::metadata(path)
+            .map_err(err)?
+            .permissions()
+            .readonly();
+        let backend = FileBackend::open(path, read_only).map_err(err)?;
+        let media = Diskette::new(Box::new(backend)).ok_or_else(|| {
+            format!(
+                "floppy image {} is empty or larger than 2.88 MB",
+                path.display()
+            )
+        })?;
+        let mut fdc = lock(&self.platform.fdc);
+        fdc.insert(n, media);
+        let types: Vec<u8> = fdc
+            .drives
+            .iter()
+            .map(|d| d.media.as_ref().map_or(0, |m| m.format.cmos_type))
+            .collect();
+        drop(fdc);
+        let count = types.iter().filter(|&&t| t != 0).count() as u8;
+        let mut rtc = lock(&self.platform.rtc);
+        rtc.set_nvram_byte(CMOS_FLOPPY_TYPES, types[0] << 4 | types[1] & 0x0f);
+        let equipment = rtc.nvram_byte(CMOS_EQUIPMENT) & 0x3e;
+        rtc.set_nvram_byte(CMOS_EQUIPMENT, equipment | 0x01 | (count - 1) << 6);
         Ok(())
     }
 

@@ -139,7 +139,10 @@ fn cascade_masks_and_disable_gate_the_first_controller() {
     let mut r = Rig::new();
     r.dma.lock().unwrap().request_line(2).set_level(true);
     r.program_channel2(0x3000, 0, 0x46);
-    assert!(!r.dma.lock().unwrap().ready(2), "channel 4 masked at power-on");
+    assert!(
+        !r.dma.lock().unwrap().ready(2),
+        "channel 4 masked at power-on"
+    );
     r.bios_setup();
     r.program_channel2(0x3000, 0, 0x46);
     assert!(r.dma.lock().unwrap().ready(2));
@@ -172,7 +175,8 @@ fn sixteen_bit_channels_count_words_and_wrap_in_128k() {
     let mut dma = r.dma.lock().unwrap();
     assert!(dma.ready(5));
     assert_eq!(
-        dma.transfer(5, &mut r.mem).write_to_memory(&[1, 2, 3, 4, 5]),
+        dma.transfer(5, &mut r.mem)
+            .write_to_memory(&[1, 2, 3, 4, 5]),
         4
     );
     drop(dma);
