@@ -250,7 +250,7 @@ fn grub_rescue_floppy_boots_to_the_grub_prompt() {
     machine.attach_floppy(0, &image).unwrap();
     machine.set_boot_order(&[BootDevice::Floppy]);
     assert!(
-        run_until(&mut machine, "GNU GRUB  version 2.", 600_000_000),
+        run_until(&mut machine, "GNU GRUB  version 2.", 400_000_000),
         "no GRUB menu; the screen:\n{}",
         screen(&machine).join("\n")
     );
@@ -261,7 +261,7 @@ fn grub_rescue_floppy_boots_to_the_grub_prompt() {
         kbd.key_event(Set2Key::new(0x21), false);
     }
     assert!(
-        run_until(&mut machine, "grub>", 200_000_000),
+        run_until(&mut machine, "grub>", 100_000_000),
         "no grub> prompt; the screen:\n{}",
         screen(&machine).join("\n")
     );
