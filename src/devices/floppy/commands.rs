@@ -92,7 +92,7 @@ impl Fdc82077 {
             FormatTrack => self.start_data(DataKind::Format, b),
             ReadId => self.read_id(b[0], drive, head),
             Recalibrate => self.recalibrate(drive),
-            Seek => self.seek(drive, head, b[2]),
+            Seek => self.seek(drive, b[2]),
             RelativeSeek => {
                 let pcn = self.pcn[drive];
                 let ncn = if b[0] & 0x40 != 0 {
@@ -100,7 +100,7 @@ impl Fdc82077 {
                 } else {
                     pcn.wrapping_sub(b[2])
                 };
-                self.seek(drive, head, ncn);
+                self.seek(drive, ncn);
             }
             SenseInterrupt => self.sense_interrupt(),
             Specify => {
@@ -149,8 +149,9 @@ impl Fdc82077 {
     }
 
     /// SEEK / RELATIVE SEEK: the head steps to `ncn`; the end is reported
-    /// by an interrupt and SENSE INTERRUPT STATUS.
-    fn seek(&mut self, drive: usize, head: u8, ncn: u8) {
+    /// by an interrupt and SENSE INTERRUPT STATUS, whose ST0 has the head
+    /// bit always 0 (datasheet, 5.2.4).
+    fn seek(&mut self, drive: usize, ncn: u8) {
         if ncn != self.pcn[drive] {
             if let Some(d) = self.drives.get_mut(drive) {
                 d.cylinder = ncn;
@@ -158,15 +159,15 @@ impl Fdc82077 {
             }
         }
         self.pcn[drive] = ncn;
-        self.seek_end(drive, ST0_SEEK_END | head << 2 | drive as u8);
+        self.seek_end(drive, ST0_SEEK_END | drive as u8);
     }
 
     /// RECALIBRATE: steps out until the drive signals track 0; with no
-    /// drive there, no track 0 comes and the command ends with an
-    /// equipment check.
+    /// drive there (only drives with a diskette image exist), no track 0
+    /// comes and the command ends with an equipment check.
     fn recalibrate(&mut self, drive: usize) {
         let st0 = match self.drives.get_mut(drive) {
-            Some(d) => {
+            Some(d) if d.media.is_some() => {
                 if d.cylinder != 0 {
                     d.stepped();
                 }
@@ -174,7 +175,7 @@ impl Fdc82077 {
                 self.pcn[drive] = 0;
                 ST0_SEEK_END
             }
-            None => ST0_SEEK_END | ST0_ABNORMAL | ST0_EQUIPMENT_CHECK,
+            _ => ST0_SEEK_END | ST0_ABNORMAL | ST0_EQUIPMENT_CHECK,
         };
         self.seek_end(drive, st0 | drive as u8);
     }

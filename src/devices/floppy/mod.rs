@@ -261,7 +261,11 @@ impl Fdc82077 {
                 }
                 v
             }
-            Phase::Execution(_) if self.non_dma() => self.pio_read(),
+            Phase::Execution(_) if self.non_dma() => {
+                // INT drops with each data byte and rises for the next.
+                self.irq.lower();
+                self.pio_read()
+            }
             _ => 0,
         };
         self.update_lines();
@@ -271,7 +275,10 @@ impl Fdc82077 {
     fn write_fifo(&mut self, value: u8) {
         match &self.phase {
             Phase::Command if !self.in_reset() => self.command_byte(value),
-            Phase::Execution(_) if self.non_dma() => self.pio_write(value),
+            Phase::Execution(_) if self.non_dma() => {
+                self.irq.lower();
+                self.pio_write(value)
+            }
             _ => {}
         }
         self.update_lines();

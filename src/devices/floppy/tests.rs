@@ -175,7 +175,7 @@ fn seek_recalibrate_and_sense_drive_status() {
     assert_eq!(r.inb(0x3f7) & 0x80, 0x80, "disk changed at power-on");
     r.command(&[0x0f, 0x04, 40]); // SEEK head 1, cylinder 40
     assert_eq!(r.inb(MSR), 0x81, "drive 0 busy until sensed");
-    assert_eq!(r.sense_interrupt(), [0x24, 40]);
+    assert_eq!(r.sense_interrupt(), [0x20, 40], "head bit always 0");
     assert_eq!(r.inb(MSR), 0x80);
     assert_eq!(r.inb(0x3f7) & 0x80, 0, "the step cleared disk change");
     r.command(&[0x04, 0x00]);
@@ -188,8 +188,10 @@ fn seek_recalibrate_and_sense_drive_status() {
     assert_eq!(r.sense_interrupt(), [0x20, 0]);
     r.command(&[0x04, 0x00]);
     assert_eq!(r.results(), [0x38], "track 0");
-    // Drive 2 is not there: no track 0 signal, equipment check.
+    // Drives 1 and 2 are not there: no track 0 signal, equipment check.
+    r.command(&[0x07, 0x01]);
     r.command(&[0x07, 0x02]);
+    assert_eq!(r.sense_interrupt(), [0x71, 0]);
     assert_eq!(r.sense_interrupt(), [0x72, 0]);
 }
 
