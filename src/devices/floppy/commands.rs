@@ -219,7 +219,7 @@ impl Fdc82077 {
         let rate = self.rate;
         let id = self.drives.get_mut(drive).and_then(|d| {
             let f = d.media.as_ref()?.format;
-            let readable = mfm && f.rate == rate && d.cylinder < f.tracks && head < f.heads;
+            let readable = mfm && f.readable_at(rate) && d.cylinder < f.tracks && head < f.heads;
             let r = d.next_id().filter(|_| readable)?;
             Some([d.cylinder, head, r])
         });

@@ -104,7 +104,7 @@ impl Fdc82077 {
             .drives
             .get(drive)
             .and_then(|d| d.media.as_ref())
-            .is_some_and(|m| mfm && m.format.rate == rate && head < m.format.heads);
+            .is_some_and(|m| mfm && m.format.readable_at(rate) && head < m.format.heads);
         let wp = self.media(drive).is_some_and(|m| m.write_protected());
         let end = if !media_ok {
             Some(End::Abnormal(ST1_MISSING_ADDRESS_MARK, 0))
@@ -255,13 +255,6 @@ impl Fdc82077 {
                 r = 1;
             } else {
                 r = r.wrapping_add(1);
-            }
-        }
-        if cmd.kind != DataKind::Read {
-            if let Some(m) = self.media(cmd.drive) {
-                if m.flush().is_err() {
-                    log::warn!("fdc: flushing the floppy image failed");
-                }
             }
         }
         self.finish(&[st0, st1, st2, c, h, r, n], true);

@@ -49,10 +49,6 @@ impl Diskette {
         let offset = self.format.offset(track, head, r);
         self.backend.write_at(offset, data)
     }
-
-    pub fn flush(&mut self) -> io::Result<()> {
-        self.backend.flush()
-    }
 }
 
 #[derive(Default)]

@@ -28,9 +28,10 @@ pub struct MediaFormat {
     pub tracks: u8,
     pub heads: u8,
     pub sectors: u8,
-    /// The rate the drive reads this medium at; at any other rate the
+    /// The rates a drive reads this medium at (a 360K disk: 250 kb/s in a
+    /// 360K drive, 300 kb/s in a 1.2M one); at any other rate the
     /// controller finds no address marks.
-    pub rate: DataRate,
+    pub rates: [DataRate; 2],
     /// The drive type firmware reads from CMOS byte 0x10.
     pub cmos_type: u8,
 }
@@ -47,6 +48,10 @@ impl MediaFormat {
         lba * 512
     }
 
+    pub fn readable_at(&self, rate: DataRate) -> bool {
+        self.rates.contains(&rate)
+    }
+
     /// Whether sector `r` exists on `track`/`head` of this medium.
     pub fn has_sector(&self, track: u8, head: u8, r: u8) -> bool {
         track < self.tracks && head < self.heads && (1..=self.sectors).contains(&r)
@@ -59,35 +64,35 @@ pub const FORMATS: [MediaFormat; 5] = [
         tracks: 40,
         heads: 2,
         sectors: 9,
-        rate: DataRate::K250,
+        rates: [DataRate::K250, DataRate::K300],
         cmos_type: 1,
     },
     MediaFormat {
         tracks: 80,
         heads: 2,
         sectors: 9,
-        rate: DataRate::K250,
+        rates: [DataRate::K250; 2],
         cmos_type: 3,
     },
     MediaFormat {
         tracks: 80,
         heads: 2,
         sectors: 15,
-        rate: DataRate::K500,
+        rates: [DataRate::K500; 2],
         cmos_type: 2,
     },
     MediaFormat {
         tracks: 80,
         heads: 2,
         sectors: 18,
-        rate: DataRate::K500,
+        rates: [DataRate::K500; 2],
         cmos_type: 4,
     },
     MediaFormat {
         tracks: 80,
         heads: 2,
         sectors: 36,
-        rate: DataRate::M1,
+        rates: [DataRate::M1; 2],
         cmos_type: 5,
     },
 ];
@@ -128,5 +133,8 @@ mod tests {
         assert_eq!(f.offset(0, 1, 1), 18 * 512);
         assert_eq!(f.offset(1, 0, 3), 38 * 512);
         assert!(!f.has_sector(80, 0, 1) && !f.has_sector(0, 0, 0) && !f.has_sector(0, 0, 19));
+        assert!(f.readable_at(DataRate::K500) && !f.readable_at(DataRate::K250));
+        let f = format_for_size(368_640).unwrap();
+        assert!(f.readable_at(DataRate::K250) && f.readable_at(DataRate::K300));
     }
 }

@@ -212,15 +212,20 @@ impl Fdc82077 {
     }
 
     fn status_a(&self) -> u8 {
-        // PS/2 status A: INT pending, second drive installed (active low
-        // bits: nDRV2, nTRK0, nINDEX, nWP), head, direction.
+        // PS/2 status A: INT pending, then the active-low nDRV2 (second
+        // drive installed), nTRK0, nINDEX and nWP; head and direction 0.
         let int = if self.int { 0x80 } else { 0 };
+        let no_drive2 = if self.drives[1].media.is_some() {
+            0
+        } else {
+            0x40
+        };
         let d = self.selected_drive();
         let track0 = d.is_some_and(|d| d.cylinder == 0);
         let wp = d
             .and_then(|d| d.media.as_ref())
             .is_some_and(|m| m.write_protected());
-        int | if track0 { 0 } else { 0x10 } | 0x04 | if wp { 0 } else { 0x02 }
+        int | no_drive2 | if track0 { 0 } else { 0x10 } | 0x04 | if wp { 0 } else { 0x02 }
     }
 
     fn status_b(&self) -> u8 {
