@@ -111,12 +111,62 @@ impl Machine {
     /// for QEMU, reads it: the RTC's CMOS bytes 0x3D and 0x38.
     pub fn set_boot_order(&mut self, order: &[BootDevice]) {
         let code = |i: usize| order.get(i).map_or(0, |d| d.cmos_code());
+        // With a floppy, SeaBIOS checks its boot signature (QEMU's
+        // default); without one the check is skipped.
+        let floppy = lock(&self.platform.fdc)
+            .drives
+            .iter()
+            .any(|d| d.media.is_some());
         let mut cmos = |index: u8, value: u8| {
             self.io.write(0x70, 1, index as u32);
             self.io.write(0x71, 1, value as u32);
         };
         cmos(CMOS_BOOT_FLAG2, code(1) << 4 | code(0));
-        // No floppy drive: skip its signature check.
-        cmos(CMOS_BOOT_FLAG1, code(2) << 4 | 1);
+        cmos(CMOS_BOOT_FLAG1, code(2) << 4 | !floppy as u8);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::machine::MachineConfig;
+
+    fn machine() -> Machine {
+        let mut config = MachineConfig::new(1 << 20, vec![0xf4; 4096]);
+        config.console = Box::new(std::io::sink());
+        config.serial = Box::new(std::io::sink());
+        Machine::build(config).unwrap()
+    }
+
+    fn cmos(m: &mut Machine, index: u8) -> u8 {
+        m.io.write(0x70, 1, index as u32);
+        m.io.read(0x71, 1) as u8
+    }
+
+    #[test]
+    fn floppy_sets_cmos_drive_type_equipment_and_write_protect() {
+        let dir = std::env::temp_dir().join(format!("xlat-drives-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("720k.img");
+        std::fs::write(&path, vec![0u8; 737_280]).unwrap();
+        let mut perms = std::fs::metadata(&path).unwrap().permissions();
+        perms.set_readonly(true);
+        std::fs::set_permissions(&path, perms).unwrap();
+        let mut m = machine();
+        assert_eq!(cmos(&mut m, 0x10), 0);
+        m.attach_floppy(0, &path).unwrap();
+        m.set_boot_order(&[BootDevice::Floppy]);
+        assert_eq!(cmos(&mut m, 0x10), 0x30, "drive A: 720K");
+        assert_eq!(cmos(&mut m, 0x14) & 0xc1, 0x01, "one floppy drive");
+        assert_eq!(cmos(&mut m, 0x3d) & 0x0f, 1, "boot from floppy");
+        assert_eq!(cmos(&mut m, 0x38) & 1, 0, "signature checked");
+        let sum: u16 = (0x10..=0x2d).map(|i| cmos(&mut m, i) as u16).sum();
+        let stored = (cmos(&mut m, 0x2e) as u16) << 8 | cmos(&mut m, 0x2f) as u16;
+        assert_eq!(sum, stored, "AT checksum");
+        // A read-only file is a write-protected diskette (SENSE DRIVE STATUS).
+        m.io.write(0x3f5, 1, 0x04);
+        m.io.write(0x3f5, 1, 0x00);
+        assert_eq!(m.io.read(0x3f5, 1) & 0x40, 0x40);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
