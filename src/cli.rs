@@ -206,6 +206,10 @@ pub struct RunArgs {
     /// Raw disk image for the primary IDE slave (read-write).
     #[arg(long, value_name = "FILE")]
     pub hdb: Option<PathBuf>,
+    /// Raw 1.44 MB (or 360K/720K/1.2M/2.88M) diskette image for floppy
+    /// drive A: (read-write; write-protected if the file is read-only).
+    #[arg(long, value_name = "FILE")]
+    pub fda: Option<PathBuf>,
     /// ISO image for the CD-ROM drive, the secondary IDE master.
     #[arg(long, value_name = "FILE")]
     pub cdrom: Option<PathBuf>,

@@ -105,6 +105,9 @@ fn boot(args: &cli::RunArgs) -> Result<ExitCode, String> {
     if let Some(p) = &args.cdrom {
         machine.attach_cdrom(1, 0, p)?;
     }
+    if let Some(p) = &args.fda {
+        machine.attach_floppy(0, p)?;
+    }
     machine.set_boot_order(&args.boot.0);
     if args.debugcon != cli::SerialTarget::None {
         machine.attach_firmware_log(output_for(&args.debugcon)?)?;

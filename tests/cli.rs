@@ -149,7 +149,7 @@ fn bench_linux_names_a_missing_qemu() {
 
 #[test]
 fn missing_or_unusable_drive_images() {
-    for flag in ["--hda", "--hdb", "--cdrom"] {
+    for flag in ["--hda", "--hdb", "--cdrom", "--fda"] {
         let path = concat!(env!("CARGO_TARGET_TMPDIR"), "/no-such-image.img");
         let out = xlat(&[flag, path]);
         assert_one_line_error(&out, &["no-such-image.img"]);
@@ -161,6 +161,12 @@ fn missing_or_unusable_drive_images() {
         &["cannot open disk image"],
     );
     assert_one_line_error(&xlat(&["--boot", "z"]), &["--boot"]);
+    let empty = scratch_file("empty-floppy.img", &[]);
+    assert_one_line_error(&xlat(&["--fda", &empty]), &["floppy image", "empty"]);
+    assert_one_line_error(
+        &xlat(&["--fda", env!("CARGO_TARGET_TMPDIR")]),
+        &["cannot open floppy image"],
+    );
 }
 
 /// `--display window` where no window can open is an error, before the

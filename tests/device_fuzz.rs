@@ -34,6 +34,11 @@ const DEVICE_PORTS: &[(u16, u16)] = &[
     (0x170, 8),    // secondary IDE command block
     (0x376, 1),    // secondary IDE control
     (0xc000, 16),  // IDE bus master (BMIBA as set up below)
+    (0x00, 16),    // 8237A DMA controller 1
+    (0x80, 16),    // DMA page registers
+    (0xc0, 32),    // 8237A DMA controller 2
+    (0x3f0, 6),    // floppy controller
+    (0x3f7, 1),    // floppy DIR/CCR
 ];
 
 /// PCI configuration address of the IDE function's BMIBA (00:01.1, 0x20).
@@ -70,6 +75,9 @@ fn machine() -> Machine {
     std::fs::write(&cd, vec![0xa5u8; 64 << 10]).unwrap();
     m.attach_disk(0, 0, &disk).unwrap();
     m.attach_cdrom(1, 0, &cd).unwrap();
+    let floppy = dir.join("a.img");
+    std::fs::write(&floppy, vec![0x3cu8; 1_474_560]).unwrap();
+    m.attach_floppy(0, &floppy).unwrap();
     m.platform.ide.lock().unwrap().firmware_setup();
     m.io.write(0xcf8, 4, IDE_BMIBA);
     m.io.write(0xcfc, 4, 0xc001);

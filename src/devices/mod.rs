@@ -3,6 +3,7 @@
 pub mod bus;
 pub mod debug_console;
 pub mod debug_exit;
+pub mod floppy;
 pub mod fpu_error;
 pub mod fw_cfg;
 pub mod hpet;
@@ -10,6 +11,7 @@ pub mod i8042;
 pub mod ide;
 pub mod ioapic;
 pub mod irq;
+pub mod isa_dma;
 pub mod lapic;
 pub mod pci;
 pub mod pic;

@@ -233,6 +233,20 @@ impl Mc146818 {
         self.update_checksum();
     }
 
+    /// A byte of the battery-backed RAM.
+    pub fn nvram_byte(&self, index: usize) -> u8 {
+        self.state.cmos.get(index).copied().unwrap_or(0)
+    }
+
+    /// Sets a byte of the battery-backed RAM (0x0E-0x7F) as the board's
+    /// setup would (drive types, equipment), keeping the AT checksum.
+    pub fn set_nvram_byte(&mut self, index: usize, value: u8) {
+        if (0x0e..self.state.cmos.len()).contains(&index) {
+            self.state.cmos[index] = value;
+            self.update_checksum();
+        }
+    }
+
     /// The AT's standard CMOS checksum: the sum of 0x10-0x2D, big-endian
     /// at 0x2E/0x2F.
     fn update_checksum(&mut self) {

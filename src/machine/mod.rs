@@ -192,6 +192,7 @@ impl Machine {
         self.cpu.flush_decode_cache(&mut self.mem);
         // No firmware runs: enable the IDE ports as it would have.
         lock(&self.platform.ide).firmware_setup();
+        lock(&self.platform.dma).firmware_setup();
         program_mtrrs(&mut self.cpu.state.msr);
         Ok(())
     }

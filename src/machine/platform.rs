@@ -23,6 +23,7 @@
 
 use super::clock::Clock;
 use crate::devices::bus::PortBus;
+use crate::devices::floppy::{self, Fdc82077, SharedFdc};
 use crate::devices::fpu_error::FpuErrorLatch;
 use crate::devices::fw_cfg::{self, FwCfg, FW_CFG_PORT, FW_CFG_PORTS};
 use crate::devices::hpet::{Hpet, SharedHpet, HPET_BASE, HPET_SIZE};
@@ -30,6 +31,7 @@ use crate::devices::i8042::{register_i8042, I8042};
 use crate::devices::ide::{self, PiixIde, SharedPiixIde};
 use crate::devices::ioapic::{IoApic, SharedIoApic, IOAPIC_BASE, IOAPIC_SIZE};
 use crate::devices::irq::{IrqLines, SharedIrqLines};
+use crate::devices::isa_dma::{register_isa_dma, SharedIsaDma};
 use crate::devices::lapic::{Lapic, SharedLapic, LAPIC_BASE, LAPIC_SIZE};
 use crate::devices::pci::{
     i440fx_host_bridge, register_pci, PciBus, Piix3IsaBridge, Piix4Pm, SharedPciBus, SharedPiix4Pm,
@@ -85,6 +87,10 @@ pub struct Platform {
     pub vga: SharedVga,
     /// The PIIX3 IDE function (00:01.1) on IRQ14/15.
     pub ide: SharedPiixIde,
+    /// The two 8237A DMA controllers and their page registers.
+    pub dma: SharedIsaDma,
+    /// The floppy controller on IRQ6 and DMA channel 2.
+    pub fdc: SharedFdc,
 }
 
 /// The inputs of the two interrupt controllers, as bit masks of levels and
@@ -215,6 +221,12 @@ impl Platform {
         let fw_cfg = Arc::new(Mutex::new(board_fw_cfg(ram)));
         io.register(FW_CFG_PORT, FW_CFG_PORTS, Box::new(fw_cfg.clone()))?;
         let vga = register_vga(io, mem)?;
+        let dma = register_isa_dma(io)?;
+        let fdc = Arc::new(Mutex::new(Fdc82077::new(
+            irq.line(floppy::FDC_IRQ),
+            lock(&dma).request_line(floppy::FDC_DMA_CHANNEL),
+        )));
+        floppy::register_fdc(io, &fdc)?;
         Ok(Platform {
             irq,
             pic,
@@ -236,13 +248,22 @@ impl Platform {
             fw_cfg,
             vga,
             ide,
+            dma,
+            fdc,
         })
     }
 
-    /// Runs the IDE DMA transfers the guest started (the bus master
-    /// needs guest memory, which only the run loop holds).
+    /// Runs the DMA transfers the guest started: IDE bus mastering and
+    /// the ISA channels whose device requests them (the transfers need
+    /// guest memory, which only the run loop holds).
     pub fn service_dma(&self, mem: &mut GuestMemory) {
         lock(&self.ide).service_dma(mem);
+        let mut dma = lock(&self.dma);
+        if dma.ready(floppy::FDC_DMA_CHANNEL) {
+            let mut transfer = dma.transfer(floppy::FDC_DMA_CHANNEL, mem);
+            lock(&self.fdc).service_dma(&mut transfer);
+        }
+        dma.service_software_requests(mem);
     }
 
     /// Brings the timers up to the clock's present.
@@ -355,6 +376,8 @@ impl Platform {
         lock(&self.hpet).reset();
         lock(&self.pci).reset();
         lock(&self.vga).reset();
+        lock(&self.dma).reset();
+        lock(&self.fdc).hardware_reset();
     }
 }
 
