@@ -5,10 +5,13 @@
 
 #![cfg(feature = "gui")]
 
+mod x11;
+
 use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use x11::{decode_png, newest_xlat_window, parse_xwd, start_xvfb, wait_until, x_command, Reaper};
 
 const SEABIOS: &str = "/usr/share/seabios/bios.bin";
 
@@ -23,63 +26,6 @@ fn require_tool(name: &str) {
     );
 }
 
-/// Kills the child when the test ends, however it ends.
-struct Reaper(Child);
-
-impl Drop for Reaper {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn wait_until(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !ready() {
-        assert!(started.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-fn x_command(display: &str, program: &str, args: &[&str]) -> std::process::Output {
-    Command::new(program)
-        .args(args)
-        .env("DISPLAY", display)
-        .output()
-        .unwrap_or_else(|e| panic!("{program}: {e}"))
-}
-
-/// An XWD dump (depth 24, 32 bits per pixel, as Xvfb makes it) as RGB.
-fn parse_xwd(data: &[u8]) -> (usize, usize, Vec<u8>) {
-    let field = |i: usize| u32::from_be_bytes(data[4 * i..4 * i + 4].try_into().unwrap()) as usize;
-    let (header, width, height) = (field(0), field(4), field(5));
-    let (byte_order, bits_per_pixel, line) = (field(7), field(11), field(12));
-    let colors = field(19);
-    assert_eq!(bits_per_pixel, 32, "unexpected XWD pixel size");
-    let pixels = &data[header + 12 * colors..];
-    let mut rgb = Vec::with_capacity(width * height * 3);
-    for y in 0..height {
-        for x in 0..width {
-            let p: [u8; 4] = pixels[y * line + 4 * x..][..4].try_into().unwrap();
-            let v = if byte_order == 0 {
-                u32::from_le_bytes(p)
-            } else {
-                u32::from_be_bytes(p)
-            };
-            rgb.extend_from_slice(&[(v >> 16) as u8, (v >> 8) as u8, v as u8]);
-        }
-    }
-    (width, height, rgb)
-}
-
-fn decode_png(path: &Path) -> (usize, usize, Vec<u8>) {
-    let decoder = png::Decoder::new(std::fs::File::open(path).unwrap());
-    let mut reader = decoder.read_info().unwrap();
-    let mut buf = vec![0; reader.output_buffer_size()];
-    let info = reader.next_frame(&mut buf).unwrap();
-    (info.width as usize, info.height as usize, buf)
-}
-
 #[test]
 fn window_shows_the_guest_and_keys_reach_it() {
     assert!(
@@ -89,27 +35,7 @@ fn window_shows_the_guest_and_keys_reach_it() {
     for tool in ["Xvfb", "xdotool", "xwd"] {
         require_tool(tool);
     }
-    // A display number no other X server (or stale lock) holds.
-    let number = (50 + std::process::id() % 400..)
-        .find(|n| {
-            !Path::new(&format!("/tmp/.X{n}-lock")).exists()
-                && !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
-        })
-        .unwrap();
-    let display = format!(":{number}");
-    let _xvfb = Reaper(
-        Command::new("Xvfb")
-            .args([&display, "-screen", "0", "1024x768x24", "-nolisten", "tcp"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start Xvfb"),
-    );
-    wait_until("Xvfb", Duration::from_secs(30), || {
-        x_command(&display, "xdotool", &["getdisplaygeometry"])
-            .status
-            .success()
-    });
+    let (_xvfb, display) = start_xvfb(50);
 
     let dir = std::env::temp_dir().join(format!("xlat-window-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -134,10 +60,7 @@ fn window_shows_the_guest_and_keys_reach_it() {
     let mut window = String::new();
     wait_until("the xlat window", Duration::from_secs(120), || {
         assert!(xlat.0.try_wait().unwrap().is_none(), "xlat exited early");
-        let out = x_command(&display, "xdotool", &["search", "--name", "^xlat"]);
-        // The last match: the window is re-created at the guest's size.
-        let ids = String::from_utf8_lossy(&out.stdout).to_string();
-        window = ids.lines().last().unwrap_or("").trim().to_string();
+        window = newest_xlat_window(&display);
         !window.is_empty()
     });
     wait_until(
@@ -146,12 +69,7 @@ fn window_shows_the_guest_and_keys_reach_it() {
         || log_has("Press ESC for boot menu"),
     );
     // The window was re-created at the guest's resolution: look again.
-    let find = || {
-        let out = x_command(&display, "xdotool", &["search", "--name", "^xlat"]);
-        let ids = String::from_utf8_lossy(&out.stdout).to_string();
-        ids.lines().last().unwrap_or("").trim().to_string()
-    };
-    let window = find();
+    let window = newest_xlat_window(&display);
     x_command(&display, "xdotool", &["windowfocus", &window]);
     // Held for 100 ms, as a typist would: minifb samples key state once
     // per frame, so a press and release in the same frame would be lost.
@@ -162,7 +80,7 @@ fn window_shows_the_guest_and_keys_reach_it() {
     // Let the window draw the menu, then compare it with the guest's own
     // picture (the menu waits for a choice, so the screen stays still).
     std::thread::sleep(Duration::from_secs(2));
-    let window = find();
+    let window = newest_xlat_window(&display);
     let dump = x_command(&display, "xwd", &["-id", &window, "-silent"]);
     assert!(
         dump.status.success(),
