@@ -4,6 +4,9 @@
 //! GRUB rescue floppy (package `grub-rescue-pc`, which CI installs) to its
 //! command line, read back from VGA text memory.
 
+mod boot_sector;
+
+use boot_sector::{BootProgram, DATA};
 use iced_x86::code_asm::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -14,8 +17,7 @@ const SEABIOS: &str = "/usr/share/seabios/bios.bin";
 const VGABIOS: &str = "/usr/share/seabios/vgabios-isavga.bin";
 const GRUB_FLOPPY: &str = "/usr/lib/grub-rescue/grub-rescue-floppy.img";
 const FLOPPY_144: usize = 1_474_560;
-/// The boot sector's data: messages and the table of reads.
-const DATA: u16 = 0x7d80;
+// The boot sector's data: messages and the table of reads.
 const MSG_BOOT: u16 = DATA;
 const MSG_OK: u16 = DATA + 0x10;
 const MSG_FAIL: u16 = DATA + 0x20;
@@ -43,24 +45,11 @@ fn lba(c: u8, h: u8, s: u8) -> u16 {
 }
 
 fn boot_sector() -> Result<Vec<u8>, IcedError> {
-    let mut a = CodeAssembler::new(16)?;
-    let mut fail = a.create_label();
-    let mut print = a.create_label();
-    let mut done = a.create_label();
+    let mut p = BootProgram::begin(MSG_BOOT)?;
+    let (fail, a) = (p.fail, &mut p.a);
     let mut next_read = a.create_label();
     let mut verify = a.create_label();
     let mut reads_done = a.create_label();
-    a.cli()?;
-    a.xor(ax, ax)?;
-    a.mov(ds, ax)?;
-    a.mov(es, ax)?;
-    a.mov(ss, ax)?;
-    a.mov(sp, 0x7c00)?;
-    a.sti()?;
-    a.cld()?;
-    a.mov(bp, dx)?; // DL: the boot drive
-    a.mov(si, MSG_BOOT as i32)?;
-    a.call(print)?;
     a.mov(si, READS as i32)?;
     a.set_label(&mut next_read)?;
     a.mov(al, byte_ptr(si))?;
@@ -110,47 +99,22 @@ fn boot_sector() -> Result<Vec<u8>, IcedError> {
     a.mov(bx, WRITE_BUF as i32)?;
     a.int(0x13)?;
     a.jc(fail)?;
-    a.mov(si, MSG_OK as i32)?;
-    a.call(print)?;
-    a.mov(al, 0x10)?;
-    a.out(0xf4, al)?;
-    a.hlt()?;
-    a.set_label(&mut fail)?;
-    a.mov(si, MSG_FAIL as i32)?;
-    a.call(print)?;
-    a.mov(al, 0x11)?;
-    a.out(0xf4, al)?;
-    a.hlt()?;
-    // print: the NUL-terminated string at DS:SI to port 0xE9.
-    a.set_label(&mut print)?;
-    a.lodsb()?;
-    a.test(al, al)?;
-    a.jz(done)?;
-    a.out(0xe9, al)?;
-    a.jmp(print)?;
-    a.set_label(&mut done)?;
-    a.ret()?;
-
-    let code = a.assemble(0x7c00)?;
-    assert!(code.len() <= 0x180, "boot code overlaps its data");
-    let mut sector = vec![0u8; 512];
-    sector[..code.len()].copy_from_slice(&code);
-    let mut put = |at: u16, bytes: &[u8]| {
-        let i = (at - 0x7c00) as usize;
-        sector[i..i + bytes.len()].copy_from_slice(bytes);
-    };
-    put(MSG_BOOT, b"FDC-BOOT\n\0");
-    put(MSG_OK, b"FDC-RW-OK\n\0");
-    put(MSG_FAIL, b"FDC-FAIL\n\0");
-    for (i, &[count, c, s, h]) in READ_TABLE.iter().enumerate() {
-        let mut entry = vec![count, c, s, h];
-        entry.extend_from_slice(&lba(c, h, s).to_le_bytes());
-        put(READS + 6 * i as u16, &entry);
+    p.say(MSG_OK)?;
+    let mut table = Vec::new();
+    for &[count, c, s, h] in READ_TABLE.iter() {
+        table.extend_from_slice(&[count, c, s, h]);
+        table.extend_from_slice(&lba(c, h, s).to_le_bytes());
     }
-    put(READS + 0x30, WRITTEN);
-    sector[510] = 0x55;
-    sector[511] = 0xaa;
-    Ok(sector)
+    p.finish(
+        MSG_FAIL,
+        &[
+            (MSG_BOOT, b"FDC-BOOT\n\0"),
+            (MSG_OK, b"FDC-RW-OK\n\0"),
+            (MSG_FAIL, b"FDC-FAIL\n\0"),
+            (READS, &table),
+            (READS + 0x30, WRITTEN),
+        ],
+    )
 }
 
 fn require(path: &str, package: &str) {

@@ -4,13 +4,14 @@
 //! AH=43h and exits through port 0xF4. The test then finds the written
 //! sector in the image file.
 
+mod boot_sector;
+
+use boot_sector::{BootProgram, DATA};
 use iced_x86::code_asm::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const SEABIOS: &str = "/usr/share/seabios/bios.bin";
-/// Where the boot sector keeps its data (0x7C00 + 0x180).
-const DATA: u16 = 0x7d80;
 const MSG_BOOT: u16 = DATA;
 const MSG_READ: u16 = DATA + 0x10;
 const MSG_WRITE: u16 = DATA + 0x20;
@@ -26,21 +27,8 @@ const WRITTEN: &[u8; 8] = b"WROTE-IT";
 /// The boot program; `write` adds the AH=43h write of sector 2 (disks).
 /// `read_lba` is the block its AH=42h read fetches.
 fn boot_sector(write: bool, read_lba: u64) -> Result<Vec<u8>, IcedError> {
-    let mut a = CodeAssembler::new(16)?;
-    let mut fail = a.create_label();
-    let mut print = a.create_label();
-    let mut done = a.create_label();
-    a.cli()?;
-    a.xor(ax, ax)?;
-    a.mov(ds, ax)?;
-    a.mov(es, ax)?;
-    a.mov(ss, ax)?;
-    a.mov(sp, 0x7c00)?;
-    a.sti()?;
-    a.cld()?;
-    a.mov(bp, dx)?; // DL: the boot drive
-    a.mov(si, MSG_BOOT as i32)?;
-    a.call(print)?;
+    let mut p = BootProgram::begin(MSG_BOOT)?;
+    let (fail, a) = (p.fail, &mut p.a);
     // Extended read of sector 1 to READ_BUF, then compare.
     a.mov(ah, 0x42)?;
     a.mov(dx, bp)?;
@@ -52,38 +40,36 @@ fn boot_sector(write: bool, read_lba: u64) -> Result<Vec<u8>, IcedError> {
     a.mov(cx, 8)?;
     a.repe().cmpsb()?;
     a.jne(fail)?;
-    a.mov(si, MSG_READ as i32)?;
-    a.call(print)?;
+    p.say(MSG_READ)?;
     if write {
-        write_sector2(&mut a, fail, print)?;
+        write_sector2(&mut p)?;
     }
-    a.mov(al, 0x10)?;
-    a.out(0xf4, al)?;
-    a.hlt()?;
-    a.set_label(&mut fail)?;
-    a.mov(si, MSG_FAIL as i32)?;
-    a.call(print)?;
-    a.mov(al, 0x11)?;
-    a.out(0xf4, al)?;
-    a.hlt()?;
-    // print: the NUL-terminated string at DS:SI to port 0xE9.
-    a.set_label(&mut print)?;
-    a.lodsb()?;
-    a.test(al, al)?;
-    a.jz(done)?;
-    a.out(0xe9, al)?;
-    a.jmp(print)?;
-    a.set_label(&mut done)?;
-    a.ret()?;
-    finish(a, read_lba)
+    // Disk address packets: size, 0, count, offset, segment, LBA.
+    let dap = |buf: u16, lba: u64| {
+        let mut d = vec![0x10, 0, 1, 0];
+        d.extend_from_slice(&buf.to_le_bytes());
+        d.extend_from_slice(&0u16.to_le_bytes());
+        d.extend_from_slice(&lba.to_le_bytes());
+        d
+    };
+    p.finish(
+        MSG_FAIL,
+        &[
+            (MSG_BOOT, b"IDE-BOOT\n\0"),
+            (MSG_READ, b"READ-OK\n\0"),
+            (MSG_WRITE, b"WRITE-OK\n\0"),
+            (MSG_FAIL, b"DISK-FAIL\n\0"),
+            (DAP_READ, &dap(READ_BUF, read_lba)),
+            (DAP_WRITE, &dap(WRITE_BUF, 2)),
+            (EXPECT, SECTOR1),
+            (EXPECT + 8, WRITTEN),
+        ],
+    )
 }
 
 /// Fills WRITE_BUF (the marker, then 0xA5s) and writes it to sector 2.
-fn write_sector2(
-    a: &mut CodeAssembler,
-    fail: CodeLabel,
-    print: CodeLabel,
-) -> Result<(), IcedError> {
+fn write_sector2(p: &mut BootProgram) -> Result<(), IcedError> {
+    let (fail, a) = (p.fail, &mut p.a);
     a.mov(di, WRITE_BUF as i32)?;
     a.mov(al, 0xa5)?;
     a.mov(cx, 512)?;
@@ -97,41 +83,7 @@ fn write_sector2(
     a.mov(si, DAP_WRITE as i32)?;
     a.int(0x13)?;
     a.jc(fail)?;
-    a.mov(si, MSG_WRITE as i32)?;
-    a.call(print)?;
-    Ok(())
-}
-
-/// Assembles the code at 0x7C00 and lays out its data after it.
-fn finish(mut a: CodeAssembler, read_lba: u64) -> Result<Vec<u8>, IcedError> {
-    let code = a.assemble(0x7c00)?;
-    assert!(code.len() <= 0x180, "boot code overlaps its data");
-
-    let mut sector = vec![0u8; 512];
-    sector[..code.len()].copy_from_slice(&code);
-    let mut put = |at: u16, bytes: &[u8]| {
-        let i = (at - 0x7c00) as usize;
-        sector[i..i + bytes.len()].copy_from_slice(bytes);
-    };
-    put(MSG_BOOT, b"IDE-BOOT\n\0");
-    put(MSG_READ, b"READ-OK\n\0");
-    put(MSG_WRITE, b"WRITE-OK\n\0");
-    put(MSG_FAIL, b"DISK-FAIL\n\0");
-    // Disk address packets: size, 0, count, offset, segment, LBA.
-    let dap = |buf: u16, lba: u64| {
-        let mut d = vec![0x10, 0, 1, 0];
-        d.extend_from_slice(&buf.to_le_bytes());
-        d.extend_from_slice(&0u16.to_le_bytes());
-        d.extend_from_slice(&lba.to_le_bytes());
-        d
-    };
-    put(DAP_READ, &dap(READ_BUF, read_lba));
-    put(DAP_WRITE, &dap(WRITE_BUF, 2));
-    put(EXPECT, SECTOR1);
-    put(EXPECT + 8, WRITTEN);
-    sector[510] = 0x55;
-    sector[511] = 0xaa;
-    Ok(sector)
+    p.say(MSG_WRITE)
 }
 
 fn scratch_dir(name: &str) -> PathBuf {
