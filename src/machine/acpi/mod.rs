@@ -7,6 +7,7 @@
 
 mod dsdt;
 pub mod firmware;
+pub mod loader;
 mod tables;
 
 pub use dsdt::s5_package;
