@@ -90,6 +90,12 @@ impl FwCfg {
         Ok(())
     }
 
+    /// A named file's contents.
+    pub fn file(&self, name: &str) -> Option<&[u8]> {
+        let (_, key) = self.files.iter().find(|(n, _)| n == name)?;
+        self.items.get(key).map(Vec::as_slice)
+    }
+
     /// FW_CFG_FILE_DIR: a big-endian count, then per file a big-endian
     /// size, key and reserved word, and the NUL-padded name.
     fn rebuild_directory(&mut self) {

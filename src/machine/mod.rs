@@ -7,6 +7,7 @@ mod drives;
 pub mod e820;
 mod firmware;
 pub mod frontend;
+pub mod fw_cfg_tables;
 pub mod linux_boot;
 pub mod platform;
 pub mod serial_input;
@@ -132,6 +133,11 @@ impl Machine {
         io.clock = Some(clock.clone());
         let platform = Platform::build(&mut io, &mut mem, &clock, config.ram_size, config.serial)
             .map_err(|e| e.to_string())?;
+        // Firmware that boots the machine installs xlat's ACPI and SMBIOS
+        // tables from fw_cfg.
+        let apic_id = lock(&platform.lapic).id();
+        let board = acpi::firmware::board(&mut mem, &[apic_id]);
+        fw_cfg_tables::install(&mut lock(&platform.fw_cfg), &board).map_err(|e| e.to_string())?;
         let mut cpu = Cpu::new();
         cpu.lapic = Some(platform.lapic.clone());
         Ok(Machine {

@@ -39,23 +39,16 @@ pub fn placement(ram: u64) -> Option<(u64, u64)> {
     (base >= 0x20_0000).then_some((base, top - NVS_SIZE))
 }
 
-/// Sets up the PM function, builds the tables for a board whose vCPUs
-/// have `apic_ids` and installs them. Returns false (and does nothing) if
-/// RAM is too small for them.
-pub fn prepare(mem: &mut GuestMemory, io: &mut PortBus, apic_ids: &[u8]) -> bool {
-    let Some((tables_base, facs_base)) = placement(mem.ram_size()) else {
-        return false;
-    };
-    pci_config_write(io, PMBA, 4, PM_BASE as u32 | 1);
-    pci_config_write(io, PMREGMISC, 1, PMIOSE);
-    io.write(PM_BASE + 4, 2, SCI_EN);
-    // The I/O APIC's ID register (index 0, bits 27:24) and the HPET's
-    // capabilities (offset 0, low half).
+/// The board as its devices describe themselves, read through their
+/// registers: the I/O APIC's ID (index 0, bits 27:24) and the HPET's
+/// capabilities (offset 0, low half). The PM block is where firmware puts
+/// it ([`PM_BASE`]; SeaBIOS moves it there when it finds a table loader).
+pub fn board(mem: &mut GuestMemory, apic_ids: &[u8]) -> AcpiBoard {
     mem.write(IOAPIC_BASE, 4, 0);
     let ioapic_id = (mem.read(IOAPIC_BASE + 0x10, 4) >> 24) as u8 & 0xf;
     let hpet_block_id = mem.read(HPET_BASE, 4) as u32;
     let top = mem.ram_size().min(PCI_HOLE_START);
-    let board = AcpiBoard {
+    AcpiBoard {
         apic_ids: apic_ids.to_vec(),
         ioapic_id,
         ioapic_address: IOAPIC_BASE as u32,
@@ -66,7 +59,20 @@ pub fn prepare(mem: &mut GuestMemory, io: &mut PortBus, apic_ids: &[u8]) -> bool
         sci_irq: SCI_IRQ,
         pci_hole: (top as u32, IOAPIC_BASE as u32 - 1),
         pirq_gsi_base: PIRQ_GSI_BASE,
+    }
+}
+
+/// Sets up the PM function, builds the tables for a board whose vCPUs
+/// have `apic_ids` and installs them. Returns false (and does nothing) if
+/// RAM is too small for them.
+pub fn prepare(mem: &mut GuestMemory, io: &mut PortBus, apic_ids: &[u8]) -> bool {
+    let Some((tables_base, facs_base)) = placement(mem.ram_size()) else {
+        return false;
     };
+    pci_config_write(io, PMBA, 4, PM_BASE as u32 | 1);
+    pci_config_write(io, PMREGMISC, 1, PMIOSE);
+    io.write(PM_BASE + 4, 2, SCI_EN);
+    let board = board(mem, apic_ids);
     install(mem, &build(&board, tables_base, facs_base));
     true
 }

@@ -3,10 +3,13 @@
 //! EBDA (where an OS scans for it) pointing at an RSDT and an XSDT, which
 //! list the FADT (which names the FACS and the DSDT), the MADT and the HPET
 //! table. The tables live in E820 "ACPI" memory at the top of low RAM, the
-//! FACS in "NVS" memory above them.
+//! FACS in "NVS" memory above them. Firmware that boots the machine gets
+//! the same tables over fw_cfg with a linker/loader script
+//! (`machine::fw_cfg_tables`, `loader`) and places them itself.
 
 mod dsdt;
 pub mod firmware;
+pub mod loader;
 mod tables;
 
 pub use dsdt::s5_package;
