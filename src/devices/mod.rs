@@ -1,5 +1,6 @@
 //! PC devices, one file each, and the buses they sit on.
 
+pub mod apm;
 pub mod bus;
 pub mod debug_console;
 pub mod debug_exit;

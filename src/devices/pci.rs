@@ -458,6 +458,22 @@ impl Piix4Pm {
         (pm_ticks(self.clock.now_ns()) & 0xff_ffff) as u32
     }
 
+    /// SCI_EN: the chipset is in ACPI mode.
+    pub fn sci_enabled(&self) -> bool {
+        self.state.pmcntrl & SCI_EN != 0
+    }
+
+    /// Switches ACPI mode, as the firmware's SMI handler does on the
+    /// FADT's ACPI_ENABLE/ACPI_DISABLE (see `devices::apm`).
+    pub fn set_sci_enabled(&mut self, on: bool) {
+        if on {
+            self.state.pmcntrl |= SCI_EN;
+        } else {
+            self.state.pmcntrl &= !SCI_EN;
+        }
+        self.update_sci();
+    }
+
     /// The power button was pressed (PWRBTN_STS; an SCI if enabled).
     pub fn press_power_button(&mut self) {
         self.state.pmsts |= PWRBTN;

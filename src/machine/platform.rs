@@ -22,6 +22,7 @@
 //! [`Platform::interrupt_pending`].
 
 use super::clock::Clock;
+use crate::devices::apm::{ApmPorts, APM_CONTROL_PORT};
 use crate::devices::bus::PortBus;
 use crate::devices::floppy::{self, Fdc82077, SharedFdc};
 use crate::devices::fpu_error::FpuErrorLatch;
@@ -210,6 +211,7 @@ impl Platform {
         pci.add(0, 0, Box::new(i440fx_host_bridge()))?;
         pci.add(1, 0, Box::new(isa_bridge.clone()))?;
         pci.add(1, 3, Box::new(pm.clone()))?;
+        io.register(APM_CONTROL_PORT, 2, Box::new(ApmPorts::new(pm.clone())))?;
         let ide = Arc::new(Mutex::new(PiixIde::new(
             irq.line(ide::IRQS[0]),
             irq.line(ide::IRQS[1]),

@@ -1,8 +1,9 @@
 //! What a PC's firmware does for ACPI before it hands over to an OS, done
 //! for direct kernel boot: enable the PIIX4 PM I/O block at its base, turn
-//! on SCI_EN (no SMI_CMD: the platform starts in ACPI mode), and describe
-//! the board in tables placed in RAM. Devices are programmed and read
-//! through their guest-visible registers, as firmware would.
+//! on SCI_EN (the kernel starts in ACPI mode, as if it had written
+//! ACPI_ENABLE to SMI_CMD), and describe the board in tables placed in
+//! RAM. Devices are programmed and read through their guest-visible
+//! registers, as firmware would.
 
 use super::{build, install, AcpiBoard, NVS_SIZE, TABLES_SIZE};
 use crate::devices::bus::PortBus;

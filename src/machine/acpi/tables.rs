@@ -1,6 +1,7 @@
 //! The fixed-layout tables: FADT, MADT, HPET, and the DSDT's header.
 
 use super::{AcpiBoard, OEM_ID, OEM_TABLE_ID};
+use crate::devices::apm;
 use acpi_tables::fadt::{FADTBuilder, Flags, PmProfile, FADT};
 use acpi_tables::gas::{AccessSize, AddressSpace, GAS};
 use acpi_tables::sdt::Sdt;
@@ -35,8 +36,9 @@ fn io_gas(port: u16, len: u8) -> GAS {
     GAS::new(AddressSpace::SystemIo, len * 8, 0, access, port as u64)
 }
 
-/// The FADT (revision 6.5): the PIIX4 PM registers, SCI, reset register;
-/// no SMI_CMD, so the platform is always in ACPI mode (ACPI 6.5 4.8.2.1).
+/// The FADT (revision 6.5): the PIIX4 PM registers, SCI, reset register,
+/// and SMI_CMD at the APM control port: a firmware-booted OS finds SCI_EN
+/// off and writes ACPI_ENABLE there (direct boot starts in ACPI mode).
 pub fn fadt(board: &AcpiBoard, dsdt: u64, facs: u64) -> FADT {
     let pm = board.pm_base;
     let mut f = FADTBuilder::new(OEM_ID, OEM_TABLE_ID, 1)
@@ -53,6 +55,9 @@ pub fn fadt(board: &AcpiBoard, dsdt: u64, facs: u64) -> FADT {
     f.dsdt = (dsdt as u32).into();
     f.x_dsdt = dsdt.into();
     f.sci_int = (board.sci_irq as u16).into();
+    f.smi_cmd = (apm::APM_CONTROL_PORT as u32).into();
+    f.acpi_enable = apm::ACPI_ENABLE;
+    f.acpi_disable = apm::ACPI_DISABLE;
     f.pm1a_evt_blk = ((pm + PM1_EVT) as u32).into();
     f.pm1a_cnt_blk = ((pm + PM1_CNT) as u32).into();
     f.pm_tmr_blk = ((pm + PM_TMR) as u32).into();
@@ -160,7 +165,8 @@ mod tests {
         assert_eq!((f[8], f[131]), (6, 5), "FADT 6.5");
         assert_eq!(byte_sum(&f), 0);
         assert_eq!(u16_at(&f, 46), 9, "SCI_INT");
-        assert_eq!(u32_at(&f, 48), 0, "no SMI_CMD: always in ACPI mode");
+        assert_eq!(u32_at(&f, 48), 0xb2, "SMI_CMD: the APM control port");
+        assert_eq!((f[52], f[53]), (0xf1, 0xf0), "ACPI_ENABLE, ACPI_DISABLE");
         assert_eq!(u32_at(&f, 56), 0x600, "PM1a_EVT_BLK");
         assert_eq!(u32_at(&f, 64), 0x604, "PM1a_CNT_BLK");
         assert_eq!(u32_at(&f, 76), 0x608, "PM_TMR_BLK");
