@@ -195,6 +195,10 @@ pub struct RunArgs {
     /// Raw disk image for the primary IDE slave (read-write).
     #[arg(long, value_name = "FILE")]
     pub hdb: Option<PathBuf>,
+    /// Keep the guest's disk writes in memory and drop them at exit: the
+    /// --hda/--hdb image files stay unchanged.
+    #[arg(long)]
+    pub snapshot: bool,
     /// ISO image for the CD-ROM drive, the secondary IDE master.
     #[arg(long, value_name = "FILE")]
     pub cdrom: Option<PathBuf>,
