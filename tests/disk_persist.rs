@@ -89,7 +89,10 @@ fn results_of(boot: &Boot) -> Vec<String> {
     let results: Vec<String> = boot
         .console
         .lines()
-        .filter_map(|l| l.split_once("XLAT-DISK ").map(|(_, r)| r.trim().to_string()))
+        .filter_map(|l| {
+            l.split_once("XLAT-DISK ")
+                .map(|(_, r)| r.trim().to_string())
+        })
         .collect();
     assert_eq!(
         results.first().map(String::as_str),
