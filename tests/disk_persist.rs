@@ -94,6 +94,7 @@ fn results_of(boot: &Boot) -> Vec<String> {
                 .map(|(_, r)| r.trim().to_string())
         })
         .collect();
+    eprintln!("guest results: {results:?}");
     assert_eq!(
         results.first().map(String::as_str),
         Some("MODE XFER_MW_DMA_2"),
@@ -150,25 +151,44 @@ fn assert_image_holds(path: &Path, expected: &[u8]) {
     assert_eq!(outside, None, "the guest wrote outside the pattern");
 }
 
+/// Console lines that show libata found the CD-ROM on the secondary
+/// channel and sr_mod attached it.
+const CDROM_LINES: &[&str] = &[
+    "ata2.00: ATAPI: XLAT DVD-ROM, 1.0, max UDMA/100",
+    "scsi 1:0:0:0: CD-ROM            XLAT     XLAT DVD-ROM",
+    "sr 1:0:0:0: [sr0] scsi",
+];
+
 /// Boot 1 writes a pattern (read back in the guest after dropping the page
 /// cache) and the host finds it in the file. Boot 2, with --snapshot,
 /// reads it back from the file, then writes a second pattern that the
-/// guest reads back from its overlay while the file stays as boot 1 left it.
+/// guest reads back from its overlay while the file stays as boot 1 left
+/// it; it also reads a third pattern from a CD-ROM image through sr_mod.
 #[test]
 fn linux_writes_a_disk_that_a_second_boot_reads_back() {
-    let (seed, throwaway) = (4242, 77);
+    let (seed, throwaway, cd_seed) = (4242, 77, 31337);
     let path = scratch_image("disk-persist");
     let expected = pattern(seed);
+    let cd = path.with_file_name("cd.img");
+    std::fs::write(&cd, pattern(cd_seed)).unwrap();
 
     let first = results_of(&boot(&path, &format!("write:{seed}"), &[]));
     let wrote = step_sum(first.first(), "WROTE", seed);
     assert_image_holds(&path, &expected);
 
-    let second = results_of(&boot(
+    let second = boot(
         &path,
-        &format!("read:{seed},write:{throwaway}"),
-        &["--snapshot"],
-    ));
+        &format!("read:{seed},write:{throwaway},cd:{cd_seed}"),
+        &["--snapshot", "--cdrom", cd.to_str().unwrap()],
+    );
+    let cd_lines = CDROM_LINES.iter().find(|l| !second.console.contains(*l));
+    let second_results = results_of(&second);
+    assert_eq!(
+        cd_lines, None,
+        "missing on the console:\n{}",
+        second.console
+    );
+    let second = second_results;
     let read = step_sum(second.first(), "READ", seed);
     assert_eq!(
         read, wrote,
@@ -176,6 +196,7 @@ fn linux_writes_a_disk_that_a_second_boot_reads_back() {
     );
     let overlay = step_sum(second.get(1), "WROTE", throwaway);
     assert_ne!(overlay, wrote, "the two patterns must differ");
+    step_sum(second.get(2), "CD", cd_seed);
     assert_image_holds(&path, &expected);
     std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
 }
