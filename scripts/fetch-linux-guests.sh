@@ -105,7 +105,8 @@ initramfs() {
     local root="$work/root-$kind-$suffix"
     mkdir -p "$root"/{bin,dev,proc,sys,tmp,etc}
     cp "$out/busybox-$suffix" "$root/bin/busybox"
-    for app in sh mount poweroff reboot cat ls dmesg echo uname setsid cttyhack insmod; do
+    for app in sh mount poweroff reboot cat ls dmesg echo uname setsid cttyhack insmod \
+        sleep seq dd md5sum sync; do
         ln -sf busybox "$root/bin/$app"
     done
     cp "$here/initramfs/$kind.init" "$root/init"

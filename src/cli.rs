@@ -210,6 +210,10 @@ pub struct RunArgs {
     /// drive A: (read-write; write-protected if the file is read-only).
     #[arg(long, value_name = "FILE")]
     pub fda: Option<PathBuf>,
+    /// Keep the guest's disk writes in memory and drop them at exit: the
+    /// --hda/--hdb image files stay unchanged.
+    #[arg(long)]
+    pub snapshot: bool,
     /// ISO image for the CD-ROM drive, the secondary IDE master.
     #[arg(long, value_name = "FILE")]
     pub cdrom: Option<PathBuf>,

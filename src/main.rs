@@ -97,10 +97,10 @@ fn boot(args: &cli::RunArgs) -> Result<ExitCode, String> {
         machine.add_vga_rom(data)?;
     }
     if let Some(p) = &args.hda {
-        machine.attach_disk(0, 0, p)?;
+        machine.attach_disk_with(0, 0, p, args.snapshot)?;
     }
     if let Some(p) = &args.hdb {
-        machine.attach_disk(0, 1, p)?;
+        machine.attach_disk_with(0, 1, p, args.snapshot)?;
     }
     if let Some(p) = &args.cdrom {
         machine.attach_cdrom(1, 0, p)?;

@@ -6,7 +6,7 @@ use crate::devices::floppy::drive::Diskette;
 use crate::devices::ide::ata::AtaDisk;
 use crate::devices::ide::atapi::AtapiCdrom;
 use crate::devices::ide::channel::Media;
-use crate::devices::ide::FileBackend;
+use crate::devices::ide::{BlockBackend, FileBackend, OverlayBackend};
 use std::path::Path;
 
 /// A device class in the boot order.
@@ -47,10 +47,27 @@ impl Machine {
         position: usize,
         path: &Path,
     ) -> Result<(), String> {
-        let backend = FileBackend::open(path, false)
+        self.attach_disk_with(channel, position, path, false)
+    }
+
+    /// [`Self::attach_disk`]; with `snapshot` (--snapshot), the file is
+    /// only read and the guest's writes stay in memory until exit.
+    pub fn attach_disk_with(
+        &mut self,
+        channel: usize,
+        position: usize,
+        path: &Path,
+        snapshot: bool,
+    ) -> Result<(), String> {
+        let file = FileBackend::open(path, snapshot)
             .map_err(|e| format!("cannot open disk image {}: {e}", path.display()))?;
+        let backend: Box<dyn BlockBackend> = if snapshot {
+            Box::new(OverlayBackend::new(Box::new(file)))
+        } else {
+            Box::new(file)
+        };
         let serial = format!("XLAT{:04}", channel * 2 + position);
-        let disk = AtaDisk::new(Box::new(backend), &serial);
+        let disk = AtaDisk::new(backend, &serial);
         if disk.sectors() == 0 {
             return Err(format!(
                 "disk image {} is smaller than a sector",

@@ -106,6 +106,7 @@ pub fn run_dma(ch: &mut Channel, mem: &mut GuestMemory) {
         _ => 0,
     };
     let mut prd = ch.bm.prd_table;
+    let bytes = remaining(&transfer);
     let mut table_left = false;
     let mut io_failed = false;
     for _ in 0..MAX_PRDS {
@@ -153,6 +154,11 @@ pub fn run_dma(ch: &mut Channel, mem: &mut GuestMemory) {
         }
     }
     let done = remaining(&transfer) == 0;
+    log::debug!(
+        "ide: DMA {} of {bytes} bytes through {} PRDs",
+        bytes - remaining(&transfer),
+        prd.wrapping_sub(ch.bm.prd_table) / 8
+    );
     if !table_left {
         ch.bm.status &= !STATUS_ACTIVE;
     }

@@ -11,7 +11,7 @@
 //!
 //! Files: [`taskfile`] registers, [`channel`] the protocols, [`ata`] and
 //! [`atapi`] the devices, [`busmaster`] DMA, [`transfer`] data streams,
-//! [`backend`] the images.
+//! [`backend`] the images, [`overlay`] throwaway writes.
 
 pub mod ata;
 pub mod atapi;
@@ -19,6 +19,7 @@ pub mod backend;
 pub mod busmaster;
 pub mod channel;
 pub mod identify;
+pub mod overlay;
 pub mod taskfile;
 pub mod transfer;
 
@@ -30,6 +31,7 @@ use channel::{Channel, Media};
 use std::sync::{Arc, Mutex};
 
 pub use backend::{BlockBackend, FileBackend, MemBackend};
+pub use overlay::OverlayBackend;
 
 /// Command block and control port of each channel in compatibility mode.
 pub const COMMAND_PORTS: [u16; 2] = [0x1f0, 0x170];
