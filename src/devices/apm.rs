@@ -5,7 +5,7 @@
 //! so the port does that one job itself, as QEMU's PIIX4 does: the
 //! firmware-booted OS finds SCI_EN off and turns it on through here.
 
-use super::bus::PortDevice;
+use super::bus::{split_read, split_write, PortDevice};
 use super::pci::SharedPiix4Pm;
 
 /// The FADT's SMI_CMD port.
@@ -30,21 +30,8 @@ impl ApmPorts {
     }
 }
 
-impl PortDevice for ApmPorts {
-    fn read(&mut self, port: u16, _size: u8) -> u32 {
-        match port {
-            APM_CONTROL_PORT => self.control as u32,
-            _ => self.status as u32,
-        }
-    }
-
-    fn write(&mut self, port: u16, _size: u8, value: u32) {
-        let value = value as u8;
-        if port != APM_CONTROL_PORT {
-            // APMS: a scratch byte the two sides use to talk.
-            self.status = value;
-            return;
-        }
+impl ApmPorts {
+    fn write_control(&mut self, value: u8) {
         self.control = value;
         let mut pm = self.pm.lock().unwrap_or_else(|e| e.into_inner());
         match value {
@@ -52,6 +39,26 @@ impl PortDevice for ApmPorts {
             ACPI_DISABLE => pm.set_sci_enabled(false),
             _ => log::debug!("apm: APMC {value:#04x} (no SMM handler)"),
         }
+    }
+}
+
+/// Offsets from 0xB2: APMC, then APMS.
+impl PortDevice for ApmPorts {
+    fn read(&mut self, offset: u16, size: u8) -> u32 {
+        split_read(offset, size, |off| match off {
+            0 => self.control,
+            1 => self.status,
+            _ => 0xff,
+        })
+    }
+
+    fn write(&mut self, offset: u16, size: u8, value: u32) {
+        split_write(offset, size, value, |off, byte| match off {
+            0 => self.write_control(byte),
+            // APMS: a scratch byte the two sides use to talk.
+            1 => self.status = byte,
+            _ => {}
+        })
     }
 }
 
@@ -70,20 +77,22 @@ mod tests {
             IrqLines::new().line(9),
             SystemControl::new(),
         )));
-        let mut apm = ApmPorts::new(pm.clone());
+        let mut io = crate::devices::bus::PortBus::default();
+        io.register(APM_CONTROL_PORT, 2, Box::new(ApmPorts::new(pm.clone())))
+            .unwrap();
         assert!(!pm.lock().unwrap().sci_enabled());
-        apm.write(APM_CONTROL_PORT, 1, ACPI_ENABLE as u32);
+        io.write(0xb2, 1, ACPI_ENABLE as u32);
         assert!(pm.lock().unwrap().sci_enabled());
-        assert_eq!(apm.read(APM_CONTROL_PORT, 1), ACPI_ENABLE as u32);
-        apm.write(0xb3, 1, 0x5a);
-        assert_eq!(apm.read(0xb3, 1), 0x5a);
+        assert_eq!(io.read(0xb2, 1), ACPI_ENABLE as u32);
+        io.write(0xb3, 1, 0x5a);
+        assert_eq!(io.read(0xb2, 2), 0x5a00 | ACPI_ENABLE as u32);
         assert!(pm.lock().unwrap().sci_enabled(), "APMS changes nothing");
-        apm.write(APM_CONTROL_PORT, 1, 0x12);
+        io.write(0xb2, 1, 0x12);
         assert!(
             pm.lock().unwrap().sci_enabled(),
             "other values: no SMM here"
         );
-        apm.write(APM_CONTROL_PORT, 1, ACPI_DISABLE as u32);
+        io.write(0xb2, 1, ACPI_DISABLE as u32);
         assert!(!pm.lock().unwrap().sci_enabled());
     }
 }

@@ -83,7 +83,10 @@ pub fn assert_boots_linux(drive_args: &[&str], marker: &str) {
         tail.join("\n")
     );
     for line in PLATFORM_LINES {
-        assert!(console.contains(line), "no {line:?} on the console");
+        assert!(
+            console.contains(line),
+            "no {line:?} on the console:\n{console}"
+        );
     }
     assert!(
         out.status.code() == Some(0)
