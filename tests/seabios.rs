@@ -56,6 +56,8 @@ fn seabios_banner_is_on_the_vga_text_screen() {
     let mut config = MachineConfig::new(64 << 20, std::fs::read(SEABIOS).unwrap());
     config.console = Box::new(std::io::sink());
     config.serial = Box::new(std::io::sink());
+    // The ISA card, with the VGA BIOS offered through fw_cfg.
+    config.vga = xlat::devices::vga::VgaModel::Isa;
     let mut machine = Machine::build(config).unwrap();
     machine
         .add_vga_rom(std::fs::read(VGABIOS).unwrap())

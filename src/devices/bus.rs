@@ -151,6 +151,10 @@ impl PortBus {
 #[derive(Default)]
 pub struct MmioBus {
     map: RangeMap<dyn MmioDevice>,
+    /// Where accesses no registered window (nor RAM or ROM) claims go: the
+    /// PCI bus, whose functions' memory BARs move at run time. It gets the
+    /// absolute address as the offset.
+    fallback: Option<Box<dyn MmioDevice>>,
 }
 
 impl MmioBus {
@@ -171,16 +175,31 @@ impl MmioBus {
         self.map.overlaps(start, end)
     }
 
+    /// Sends accesses to unclaimed addresses to `dev` (with the absolute
+    /// address as the offset) instead of floating the bus.
+    pub fn set_fallback(&mut self, dev: Box<dyn MmioDevice>) {
+        self.fallback = Some(dev);
+    }
+
     pub fn read(&mut self, addr: u64, size: u32) -> u64 {
+        let size = size.clamp(1, 8);
         match self.map.find(addr) {
             Some((dev, off)) => dev.read(off, size),
-            None => u64::MAX >> (64 - 8 * size),
+            None => match &mut self.fallback {
+                Some(dev) => dev.read(addr, size),
+                None => u64::MAX >> (64 - 8 * size),
+            },
         }
     }
 
     pub fn write(&mut self, addr: u64, size: u32, value: u64) {
-        if let Some((dev, off)) = self.map.find(addr) {
-            dev.write(off, size, value);
+        match self.map.find(addr) {
+            Some((dev, off)) => dev.write(off, size, value),
+            None => {
+                if let Some(dev) = &mut self.fallback {
+                    dev.write(addr, size, value);
+                }
+            }
         }
     }
 }
