@@ -5,8 +5,8 @@
 //! CPU state of the 32-bit or 64-bit entry point.
 
 use super::e820::{E820Entry, PCI_HOLE_START};
-use crate::devices::vga::{VgaPci, VRAM_SIZE};
 use crate::cpu::state::{cr0, cr4, efer, CpuState, Segment, CS, DS, ES, FS, GS, RSI, SS};
+use crate::devices::vga::{VgaPci, VRAM_SIZE};
 use crate::mem::GuestMemory;
 use std::fmt;
 

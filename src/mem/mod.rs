@@ -246,7 +246,7 @@ impl GuestMemory {
         }
         let mut value = 0u64;
         for i in 0..size as u64 {
-            value |= (self.read_u8(self.a20_mask(addr + i)) as u64) << (8 * i);
+            value |= (self.read_u8(self.a20_mask(addr.wrapping_add(i))) as u64) << (8 * i);
         }
         value
     }
@@ -298,7 +298,10 @@ impl GuestMemory {
             return self.mmio.write(addr, size, value);
         }
         for i in 0..size as u64 {
-            self.write_u8(self.a20_mask(addr + i), (value >> (8 * i)) as u8);
+            self.write_u8(
+                self.a20_mask(addr.wrapping_add(i)),
+                (value >> (8 * i)) as u8,
+            );
         }
     }
 
@@ -313,7 +316,8 @@ impl GuestMemory {
             (Target::Unmapped, Target::Unmapped) => {
                 // Below 1 MiB the PAM and the A20 gate have their say
                 // byte by byte.
-                addr >= pam::PAM_END && self.a20_enabled && !self.mmio.overlaps(addr, last + 1)
+                let claimed = self.mmio.overlaps(addr, last) || self.mmio.contains(last);
+                addr >= pam::PAM_END && self.a20_enabled && !claimed
             }
             _ => false,
         }

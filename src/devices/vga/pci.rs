@@ -203,3 +203,178 @@ impl PciFunction for VgaPci {
         self.config.reset()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::devices::bus::PortBus;
+    use crate::devices::pci::{register_pci, register_pci_memory, PciBus};
+    use crate::devices::system_control::SystemControl;
+    use crate::devices::vga::{register_legacy_vga, Vga};
+    use crate::mem::GuestMemory;
+    use std::sync::{Arc, Mutex};
+
+    const RAM: u64 = 2 << 20;
+
+    /// The card on a bus, with the legacy interface and memory decoding
+    /// wired as the board does.
+    fn rig(rom: Vec<u8>) -> (PortBus, GuestMemory, SharedVga) {
+        let mut io = PortBus::default();
+        let mut mem = GuestMemory::new(RAM).unwrap();
+        let vga = Arc::new(Mutex::new(Vga::new()));
+        register_legacy_vga(&mut io, &mut mem, &vga).unwrap();
+        let mut bus = PciBus::new(SystemControl::new());
+        let f = VgaPci::new(vga.clone(), rom);
+        bus.add(VGA_PCI_DEVICE, 0, Box::new(f)).unwrap();
+        let pci = Arc::new(Mutex::new(bus));
+        register_pci(&mut io, &pci).unwrap();
+        register_pci_memory(&mut mem, &pci);
+        (io, mem, vga)
+    }
+
+    fn cfg(io: &mut PortBus, reg: u8, value: Option<u32>) -> u32 {
+        io.write(
+            0xcf8,
+            4,
+            0x8000_0000 | (VGA_PCI_DEVICE as u32) << 11 | reg as u32,
+        );
+        if let Some(v) = value {
+            io.write(0xcfc, 4, v);
+        }
+        io.read(0xcfc, 4)
+    }
+
+    #[test]
+    fn identifies_as_qemus_std_vga() {
+        let (mut io, _, _) = rig(Vec::new());
+        assert_eq!(cfg(&mut io, 0x00, None), 0x1111_1234);
+        assert_eq!(cfg(&mut io, 0x08, None), 0x0300_0002, "class, revision 2");
+        assert_eq!(cfg(&mut io, 0x2c, None), 0x1100_1af4, "subsystem");
+        assert_eq!(cfg(&mut io, 0x2c, Some(0)), 0x1100_1af4, "read-only");
+        assert_eq!(cfg(&mut io, 0x10, None), 0x8, "prefetchable memory");
+        assert_eq!(cfg(&mut io, 0x30, None), 0, "no ROM without an image");
+        assert_eq!(cfg(&mut io, 0x30, Some(!0)), 0);
+    }
+
+    #[test]
+    fn bars_size_like_hardware() {
+        let (mut io, _, _) = rig(vec![0x55; 40_000]);
+        assert_eq!(cfg(&mut io, 0x10, Some(!0)), 0xff00_0008, "16 MiB");
+        assert_eq!(cfg(&mut io, 0x14, Some(!0)), 0, "BAR1 reserved");
+        assert_eq!(cfg(&mut io, 0x18, Some(!0)), 0xffff_f000, "4 KiB");
+        assert_eq!(cfg(&mut io, 0x30, Some(!1)), 0xffff_0000, "64 KiB ROM");
+        assert_eq!(cfg(&mut io, 0x30, Some(!0)), 0xffff_0001);
+    }
+
+    #[test]
+    fn framebuffer_follows_bar0_and_the_command_register() {
+        let (mut io, mut mem, vga) = rig(Vec::new());
+        cfg(&mut io, 0x10, Some(0xfd00_0000));
+        assert_eq!(mem.read(0xfd00_0000, 4), 0xffff_ffff, "decoding off");
+        cfg(&mut io, 0x04, Some(0x3));
+        mem.write(0xfd00_0000 + 4 * 801, 4, 0x00ff_8000);
+        assert_eq!(mem.read(0xfd00_0000 + 4 * 801, 4), 0x00ff_8000);
+        assert_eq!(vga.lock().unwrap().lfb_read(4 * 801, 4), 0x00ff_8000);
+        // Moved: the old place floats, the new one shows the same memory.
+        cfg(&mut io, 0x10, Some(0xe000_0000));
+        assert_eq!(mem.read(0xfd00_0000 + 4 * 801, 4), 0xffff_ffff);
+        assert_eq!(mem.read(0xe000_0000 + 4 * 801, 8), 0x00ff_8000);
+        // Sizing in passing (all ones) leaves the bar at the top: harmless.
+        cfg(&mut io, 0x10, Some(!0));
+        assert_eq!(mem.read(0xff00_0000 + 4 * 801, 4), 0x00ff_8000);
+        // RAM wins over a BAR placed on it.
+        cfg(&mut io, 0x10, Some(0));
+        mem.write(0x1000, 4, 0x1234_5678);
+        assert_eq!(mem.read(0x1000, 4), 0x1234_5678);
+        assert_eq!(vga.lock().unwrap().lfb_read(0x1000, 4), 0);
+        cfg(&mut io, 0x04, Some(0));
+        cfg(&mut io, 0x10, Some(0xe000_0000));
+        assert_eq!(mem.read(0xe000_0000 + 4 * 801, 4), 0xffff_ffff);
+    }
+
+    #[test]
+    fn mmio_bar_reaches_dispi_vga_ports_and_qemu_extension() {
+        let (mut io, mut mem, vga) = rig(Vec::new());
+        cfg(&mut io, 0x18, Some(0xfebf_0000));
+        cfg(&mut io, 0x04, Some(0x2));
+        let regs = 0xfebf_0000u64;
+        assert_eq!(mem.read(regs + 0x500, 2), 0xb0c5, "dispi ID");
+        assert_eq!(mem.read(regs + 0x514, 2), 256, "video memory in 64 KiB");
+        for (i, v) in [(1u64, 800u64), (2, 600), (3, 32), (4, 0x41)] {
+            mem.write(regs + 0x500 + 2 * i, 2, v);
+        }
+        assert_eq!(mem.read(regs + 0x502, 4), 600 << 16 | 800, "two at once");
+        let frame = vga.lock().unwrap().render();
+        assert_eq!((frame.width, frame.height), (800, 600));
+        // The ports 0x3C0-0x3DF: the DAC through MMIO, read back by port.
+        mem.write(regs + 0x408, 1, 5);
+        for c in [1u64, 2, 3] {
+            mem.write(regs + 0x409, 1, c);
+        }
+        io.write(0x3c7, 1, 5);
+        let rgb: Vec<u32> = (0..3).map(|_| io.read(0x3c9, 1)).collect();
+        assert_eq!(rgb, [1, 2, 3]);
+        assert_eq!(mem.read(regs + 0x600, 4), 8, "extension size");
+        assert_eq!(mem.read(regs + 0x604, 4), 0x1e1e_1e1e, "little-endian");
+        mem.write(regs + 0x604, 4, 0xbebe_bebe);
+        assert_eq!(mem.read(regs + 0x604, 4), 0x1e1e_1e1e, "stays so");
+        assert_eq!(mem.read(regs + 0x000, 4), 0, "no EDID");
+    }
+
+    #[test]
+    fn rom_bar_shows_the_vga_bios_when_enabled() {
+        let mut rom = vec![0u8; 0x9000];
+        rom[..3].copy_from_slice(&[0x55, 0xaa, 0x48]);
+        let (mut io, mut mem, _) = rig(rom);
+        cfg(&mut io, 0x04, Some(0x2));
+        cfg(&mut io, 0x30, Some(0xfebe_0000));
+        assert_eq!(mem.read(0xfebe_0000, 2), 0xffff, "enable bit clear");
+        cfg(&mut io, 0x30, Some(0xfebe_0001));
+        assert_eq!(mem.read(0xfebe_0000, 4), 0x0048_aa55);
+        assert_eq!(mem.read(0xfebe_9000, 2), 0xffff, "past the image");
+        mem.write(0xfebe_0000, 2, 0);
+        assert_eq!(mem.read(0xfebe_0000, 2), 0xaa55, "read-only");
+    }
+
+    #[test]
+    fn hostile_placements_and_traffic_do_not_panic() {
+        let (mut io, mut mem, vga) = rig(vec![0xaa; 100]);
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        // Every BAR on the same address, overlapping each other and the
+        // legacy window's neighbourhood.
+        for reg in [0x10u8, 0x18, 0x30] {
+            cfg(&mut io, reg, Some(0xfff0_0001));
+        }
+        cfg(&mut io, 0x04, Some(0x3));
+        for _ in 0..20_000 {
+            let r = next();
+            let size = [1u32, 2, 4, 8][(r & 3) as usize];
+            let addr = match r >> 2 & 3 {
+                0 => 0xfff0_0000 + (r >> 8) % 0x2000,
+                1 => 0xfeff_fff0 + (r >> 8) % 0x40,
+                2 => u64::MAX - (r >> 8) % 16,
+                _ => 0xa_0000 + (r >> 8) % 0x2_0000,
+            };
+            match r >> 4 & 7 {
+                0 => {
+                    cfg(
+                        &mut io,
+                        [0x04, 0x10, 0x18, 0x30][(r >> 40 & 3) as usize],
+                        Some((r >> 32) as u32),
+                    );
+                }
+                1..=3 => mem.write(addr, size, r),
+                _ => {
+                    mem.read(addr, size);
+                }
+            }
+        }
+        let _ = vga.lock().unwrap().render();
+    }
+}
