@@ -289,6 +289,29 @@ mod tests {
         assert_eq!(bus.read(0x60, 1), 0x40, "claimed ports never reach it");
     }
 
+    struct Cell(u64);
+    impl MmioDevice for Cell {
+        fn read(&mut self, offset: u64, _size: u32) -> u64 {
+            self.0 ^ offset
+        }
+        fn write(&mut self, _offset: u64, _size: u32, value: u64) {
+            self.0 = value;
+        }
+    }
+
+    #[test]
+    fn unclaimed_mmio_goes_to_the_fallback_with_absolute_address() {
+        let mut bus = MmioBus::default();
+        bus.register(0x1000, 0x100, Box::new(Cell(0))).unwrap();
+        assert_eq!(bus.read(0x8000, 4), 0xffff_ffff, "floats without one");
+        bus.set_fallback(Box::new(Cell(0)));
+        assert_eq!(bus.read(0x8000, 4), 0x8000);
+        bus.write(0x1010, 4, 0x55);
+        assert_eq!(bus.read(0x1000, 4), 0x55, "claimed windows never reach it");
+        bus.write(0x8000, 4, 0x100);
+        assert_eq!(bus.read(0x8000, 4), 0x8100);
+    }
+
     #[test]
     fn overlapping_ranges_are_refused() {
         let mut bus = PortBus::default();
