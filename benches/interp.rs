@@ -43,6 +43,7 @@ fn main() {
         clock: xlat::machine::clock::ClockSource::Deterministic {
             ns_per_instruction: 1,
         },
+        vga: Default::default(),
     })
     .expect("machine builds");
     let start = Instant::now();

@@ -97,7 +97,9 @@ add_module() {
 
 # Builds initramfs-KIND-ARCH.cpio.gz from busybox and scripts/initramfs/KIND.init;
 # scripts/initramfs/KIND.modules (optional) names kernel modules to include,
-# listed in /etc/modules in load order for the init script to insmod.
+# listed in /etc/modules in load order for the init script to insmod;
+# scripts/initramfs/KIND.c (optional) is built with gcc, without libc, into
+# /bin/KIND.
 initramfs() {
     local suffix="$1" kind="$2"
     local image="$out/initramfs-$kind-$suffix.cpio.gz"
@@ -111,6 +113,13 @@ initramfs() {
     done
     cp "$here/initramfs/$kind.init" "$root/init"
     chmod +x "$root/init"
+    # scripts/initramfs/KIND.c (optional): a freestanding helper, /bin/KIND.
+    if [ -f "$here/initramfs/$kind.c" ]; then
+        local bits=64
+        [ "$suffix" = 686 ] && bits=32
+        gcc -m$bits -static -nostdlib -ffreestanding -fno-stack-protector \
+            -fno-pie -no-pie -Os -o "$root/bin/$kind" "$here/initramfs/$kind.c"
+    fi
     if [ -f "$here/initramfs/$kind.modules" ]; then
         local name
         while read -r name; do

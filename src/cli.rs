@@ -176,8 +176,13 @@ pub struct RunArgs {
     /// Where COM1 goes: stdio, file:PATH or none.
     #[arg(long, default_value = "stdio", value_parser = parse_serial)]
     pub serial: SerialTarget,
-    /// The VGA BIOS handed to the firmware (fw_cfg). Default with --bios:
-    /// vgabios-isavga.bin beside the firmware file, if there is one
+    /// The display adapter: std (QEMU's PCI VGA at 00:02.0), isa (its
+    /// ISA variant, framebuffer at 0xE0000000) or none.
+    #[arg(long, default_value = "std", value_parser = parse_vga)]
+    pub vga: xlat::devices::vga::VgaModel,
+    /// The VGA BIOS handed to the firmware (the PCI card's ROM BAR; fw_cfg
+    /// for the ISA card). Default with --bios: vgabios-stdvga.bin (or
+    /// vgabios-isavga.bin) beside the firmware file, if there is one
     /// (Debian's seabios package ships both).
     #[arg(long, value_name = "FILE")]
     pub vga_rom: Option<PathBuf>,
@@ -234,6 +239,16 @@ pub enum SerialTarget {
     Stdio,
     File(PathBuf),
     None,
+}
+
+pub fn parse_vga(s: &str) -> Result<xlat::devices::vga::VgaModel, String> {
+    use xlat::devices::vga::VgaModel;
+    match s {
+        "std" => Ok(VgaModel::Std),
+        "isa" => Ok(VgaModel::Isa),
+        "none" => Ok(VgaModel::None),
+        _ => Err(format!("'{s}' is not std, isa or none")),
+    }
 }
 
 pub fn parse_serial(s: &str) -> Result<SerialTarget, String> {

@@ -73,6 +73,7 @@ fn boot(args: &cli::RunArgs) -> Result<ExitCode, String> {
         no_reboot: args.no_reboot,
         serial,
         clock,
+        vga: args.vga,
     })?;
     if let Some(path) = &args.screenshot {
         machine.screenshot_path = path.clone();
@@ -259,13 +260,19 @@ fn output_for(target: &cli::SerialTarget) -> Result<Box<dyn std::io::Write + Sen
     })
 }
 
-/// The VGA BIOS to offer: --vga-rom, else SeaBIOS's ISA VGA BIOS when it
-/// sits beside the --bios file.
+/// The VGA BIOS to offer: --vga-rom, else SeaBIOS's VGA BIOS for the card
+/// (PCI or ISA) when it sits beside the --bios file.
 fn vga_rom_path(args: &cli::RunArgs) -> Option<std::path::PathBuf> {
+    use xlat::devices::vga::VgaModel;
     if let Some(p) = &args.vga_rom {
         return Some(p.clone());
     }
-    let sibling = args.bios.as_ref()?.parent()?.join("vgabios-isavga.bin");
+    let name = match args.vga {
+        VgaModel::Std => "vgabios-stdvga.bin",
+        VgaModel::Isa => "vgabios-isavga.bin",
+        VgaModel::None => return None,
+    };
+    let sibling = args.bios.as_ref()?.parent()?.join(name);
     sibling.is_file().then_some(sibling)
 }
 

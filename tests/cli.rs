@@ -73,6 +73,12 @@ fn memory_size_with_unknown_unit() {
 }
 
 #[test]
+fn unknown_vga_model() {
+    let out = xlat(&["--vga", "cirrus"]);
+    assert_one_line_error(&out, &["cirrus", "std, isa or none"]);
+}
+
+#[test]
 fn unknown_flag() {
     let out = xlat(&["--frobnicate"]);
     assert_one_line_error(&out, &["--frobnicate"]);

@@ -50,7 +50,8 @@ const DEVICE_MMIO: &[(u64, u64)] = &[
     (0xfec0_0000, 0x100),
     (0xfed0_0000, 0x400),
     (0xa_0000, 0x2_0000),      // VGA window
-    (0xe000_0000, 0x100_0000), // VGA linear framebuffer
+    (0xe000_0000, 0x100_0000), // VGA linear framebuffer (BAR0)
+    (0xe100_0000, 0x1000),     // VGA MMIO registers (BAR2)
 ];
 
 /// A ROM that enables interrupts and halts in a loop at the reset vector.
@@ -81,6 +82,11 @@ fn machine() -> Machine {
     m.platform.ide.lock().unwrap().firmware_setup();
     m.io.write(0xcf8, 4, IDE_BMIBA);
     m.io.write(0xcfc, 4, 0xc001);
+    // The PCI VGA's BARs where direct boot puts them (framebuffer at
+    // 0xE0000000, registers at 0xE1000000), decoding on.
+    xlat::machine::linux_boot::assign_vga_bars(
+        &mut m.platform.vga_pci.as_ref().unwrap().lock().unwrap(),
+    );
     m
 }
 

@@ -137,6 +137,7 @@ fn random_firmware_never_panics() {
             clock: xlat::machine::clock::ClockSource::Deterministic {
                 ns_per_instruction: 1,
             },
+            vga: Default::default(),
         })
         .expect("build machine");
         let outcome = catch_unwind(AssertUnwindSafe(|| machine.run(Some(BUDGET), None)))

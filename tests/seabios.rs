@@ -2,8 +2,10 @@
 //! self test on xlat's board: it shadows itself into RAM through the
 //! i440FX PAM registers, reads fw_cfg, enumerates the PCI devices, finds
 //! the PM timer and the serial ports, runs the VGA BIOS from the same
-//! package, and reaches its boot attempt. Its log comes out of port 0x402
-//! (--debugcon); its screen is checked as VGA text and as a screenshot.
+//! package (the PCI card's from its ROM BAR, as on QEMU; the ISA card's
+//! through fw_cfg), and reaches its boot attempt. Its log comes out of port
+//! 0x402 (--debugcon); its screen is checked as VGA text and as a
+//! screenshot.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -35,6 +37,12 @@ fn seabios_runs_its_post_to_the_boot_attempt() {
         "Relocating init from",
         "PCI: init bdf=00:00.0 id=8086:1237",
         "PCI: init bdf=00:01.3 id=8086:7113",
+        // The PCI VGA (the default): BARs placed as on QEMU, its ROM run.
+        "PCI: map device bdf=00:02.0  bar 0, addr fd000000, size 01000000 [prefmem]",
+        "PCI: map device bdf=00:02.0  bar 6, addr febe0000, size 00010000 [mem]",
+        "PCI: init bdf=00:02.0 id=1234:1111",
+        "Running option rom at c000:0003",
+        "VBE DISPI: lfb_addr=fd000000, size 16 MB",
         "Using pmtimer",
         "Start SeaVGABIOS",
         "set VGA mode 3",
@@ -56,6 +64,8 @@ fn seabios_banner_is_on_the_vga_text_screen() {
     let mut config = MachineConfig::new(64 << 20, std::fs::read(SEABIOS).unwrap());
     config.console = Box::new(std::io::sink());
     config.serial = Box::new(std::io::sink());
+    // The ISA card, with the VGA BIOS offered through fw_cfg.
+    config.vga = xlat::devices::vga::VgaModel::Isa;
     let mut machine = Machine::build(config).unwrap();
     machine
         .add_vga_rom(std::fs::read(VGABIOS).unwrap())

@@ -151,6 +151,10 @@ impl PortBus {
 #[derive(Default)]
 pub struct MmioBus {
     map: RangeMap<dyn MmioDevice>,
+    /// Where accesses no registered window (nor RAM or ROM) claims go: the
+    /// PCI bus, whose functions' memory BARs move at run time. It gets the
+    /// absolute address as the offset.
+    fallback: Option<Box<dyn MmioDevice>>,
 }
 
 impl MmioBus {
@@ -171,16 +175,31 @@ impl MmioBus {
         self.map.overlaps(start, end)
     }
 
+    /// Sends accesses to unclaimed addresses to `dev` (with the absolute
+    /// address as the offset) instead of floating the bus.
+    pub fn set_fallback(&mut self, dev: Box<dyn MmioDevice>) {
+        self.fallback = Some(dev);
+    }
+
     pub fn read(&mut self, addr: u64, size: u32) -> u64 {
+        let size = size.clamp(1, 8);
         match self.map.find(addr) {
             Some((dev, off)) => dev.read(off, size),
-            None => u64::MAX >> (64 - 8 * size),
+            None => match &mut self.fallback {
+                Some(dev) => dev.read(addr, size),
+                None => u64::MAX >> (64 - 8 * size),
+            },
         }
     }
 
     pub fn write(&mut self, addr: u64, size: u32, value: u64) {
-        if let Some((dev, off)) = self.map.find(addr) {
-            dev.write(off, size, value);
+        match self.map.find(addr) {
+            Some((dev, off)) => dev.write(off, size, value),
+            None => {
+                if let Some(dev) = &mut self.fallback {
+                    dev.write(addr, size, value);
+                }
+            }
         }
     }
 }
@@ -268,6 +287,29 @@ mod tests {
         assert_eq!(bus.read(0x1234, 1), 0x1234);
         bus.write(0x61, 1, 0x40);
         assert_eq!(bus.read(0x60, 1), 0x40, "claimed ports never reach it");
+    }
+
+    struct Cell(u64);
+    impl MmioDevice for Cell {
+        fn read(&mut self, offset: u64, _size: u32) -> u64 {
+            self.0 ^ offset
+        }
+        fn write(&mut self, _offset: u64, _size: u32, value: u64) {
+            self.0 = value;
+        }
+    }
+
+    #[test]
+    fn unclaimed_mmio_goes_to_the_fallback_with_absolute_address() {
+        let mut bus = MmioBus::default();
+        bus.register(0x1000, 0x100, Box::new(Cell(0))).unwrap();
+        assert_eq!(bus.read(0x8000, 4), 0xffff_ffff, "floats without one");
+        bus.set_fallback(Box::new(Cell(0)));
+        assert_eq!(bus.read(0x8000, 4), 0x8000);
+        bus.write(0x1010, 4, 0x55);
+        assert_eq!(bus.read(0x1000, 4), 0x55, "claimed windows never reach it");
+        bus.write(0x8000, 4, 0x100);
+        assert_eq!(bus.read(0x8000, 4), 0x8100);
     }
 
     #[test]

@@ -25,17 +25,23 @@
 //! function's I/O BARs (or other I/O windows, like PMBA) are decoded
 //! through [`PciFunction::io_decode`]: the bus is installed as the port
 //! bus's fallback, so ports no fixed ISA device claims reach it.
-//! Memory BARs are read with [`PciConfig::memory_bar`]; routing MMIO to
-//! them still needs a hook in `GuestMemory` (not done).
+//! Memory BARs (and the expansion ROM BAR) work the same way through
+//! [`PciFunction::mmio_decode`]: the bus is the memory map's fallback
+//! ([`register_pci_memory`]), so an address that neither RAM, a ROM nor a
+//! fixed MMIO window claims reaches the function whose BAR covers it now.
+//! BARs therefore follow every write to them and to the command register,
+//! and a hostile placement (over RAM, over another BAR, over the APICs)
+//! only shadows itself: RAM and fixed windows win, then the lowest slot.
 //!
 //! Interrupts: a function's INTx pin is wired by the board through the
 //! PIIX's PIRQ routing ([`Piix3IsaBridge::pirq_route`]) and to I/O APIC
 //! pins 16-19.
 
-use super::bus::{OverlapError, PortBus, PortDevice};
+use super::bus::{MmioDevice, OverlapError, PortBus, PortDevice};
 use super::irq::IrqLine;
 use super::system_control::SharedSystemControl;
 use crate::machine::clock::Clock;
+use crate::mem::GuestMemory;
 use std::sync::{Arc, Mutex};
 
 /// CONFIG_ADDRESS; the 8-port window up to CONFIG_DATA's last byte.
@@ -67,6 +73,20 @@ pub trait PciFunction: Send {
         u32::MAX >> (32 - 8 * size.clamp(1, 4) as u32)
     }
     fn io_write(&mut self, _region: usize, _offset: u16, _size: u8, _value: u32) {}
+    /// Whether the function has memory BARs (asked once, when it is added
+    /// to the bus, so memory decoding only visits these).
+    fn decodes_memory(&self) -> bool {
+        false
+    }
+    /// Which of the function's memory windows decodes physical `addr` now,
+    /// and the offset in it.
+    fn mmio_decode(&self, _addr: u64) -> Option<(usize, u64)> {
+        None
+    }
+    fn mmio_read(&mut self, _region: usize, _offset: u64, size: u32) -> u64 {
+        u64::MAX >> (64 - 8 * size.clamp(1, 8))
+    }
+    fn mmio_write(&mut self, _region: usize, _offset: u64, _size: u32, _value: u64) {}
     /// A board reset.
     fn reset(&mut self) {}
 }
@@ -98,6 +118,26 @@ impl<T: PciFunction + ?Sized> PciFunction for Arc<Mutex<T>> {
             .unwrap_or_else(|e| e.into_inner())
             .io_write(region, offset, size, value)
     }
+    fn decodes_memory(&self) -> bool {
+        self.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .decodes_memory()
+    }
+    fn mmio_decode(&self, addr: u64) -> Option<(usize, u64)> {
+        self.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .mmio_decode(addr)
+    }
+    fn mmio_read(&mut self, region: usize, offset: u64, size: u32) -> u64 {
+        self.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .mmio_read(region, offset, size)
+    }
+    fn mmio_write(&mut self, region: usize, offset: u64, size: u32, value: u64) {
+        self.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .mmio_write(region, offset, size, value)
+    }
     fn reset(&mut self) {
         self.lock().unwrap_or_else(|e| e.into_inner()).reset()
     }
@@ -120,6 +160,9 @@ const COMMAND: usize = 0x04;
 const COMMAND_IO: u16 = 1 << 0;
 const COMMAND_MEMORY: u16 = 1 << 1;
 const BAR0: usize = 0x10;
+/// The expansion ROM base address register (type-0 header).
+const ROM_BAR: usize = 0x30;
+const ROM_ENABLE: u32 = 1;
 const INTERRUPT_LINE: usize = 0x3c;
 const INTERRUPT_PIN: usize = 0x3d;
 
@@ -131,6 +174,8 @@ pub struct PciConfig {
     writable: [u8; 256],
     write_one_clears: [u8; 256],
     bars: [Option<(u64, PciBarKind)>; 6],
+    /// The expansion ROM's size, if the function has one.
+    rom_size: Option<u64>,
     /// The bytes at power-on, for reset.
     initial: [u8; 256],
 }
@@ -147,6 +192,7 @@ impl PciConfig {
             writable: [0; 256],
             write_one_clears: [0; 256],
             bars: [None; 6],
+            rom_size: None,
             initial: [0; 256],
         };
         c.bytes[0..2].copy_from_slice(&vendor.to_le_bytes());
@@ -189,6 +235,42 @@ impl PciConfig {
         }
         self.bars[index] = Some((size, kind));
         self.initial = self.bytes;
+    }
+
+    /// Gives the function an expansion ROM BAR of `size` bytes (a power of
+    /// two, at least 2 KiB): address bits 31:11 above the size, and the
+    /// enable bit 0, are writable.
+    pub fn set_rom_bar(&mut self, size: u64) {
+        let size = size.next_power_of_two().clamp(0x800, 1 << 31);
+        let mask = (!(size - 1) as u32) | ROM_ENABLE;
+        for i in 0..4 {
+            self.writable[ROM_BAR + i] = (mask >> (8 * i)) as u8;
+            self.bytes[ROM_BAR + i] = 0;
+        }
+        self.rom_size = Some(size);
+        self.initial = self.bytes;
+    }
+
+    /// The expansion ROM's base and size while memory decoding and the
+    /// ROM's enable bit are on and it has a (non-zero) address.
+    pub fn rom_bar(&self) -> Option<(u64, u64)> {
+        let size = self.rom_size?;
+        let reg = self.dword(ROM_BAR);
+        let base = (reg & !0x7ff) as u64;
+        (self.command() & COMMAND_MEMORY != 0 && reg & ROM_ENABLE != 0 && base != 0)
+            .then_some((base, size))
+    }
+
+    /// Which memory BAR decodes `addr`, and the offset in it; the
+    /// expansion ROM counts as region 6.
+    pub fn decode_memory_bars(&self, addr: u64) -> Option<(usize, u64)> {
+        (0..6)
+            .filter_map(|i| Some((i, self.memory_bar(i)?)))
+            .chain(self.rom_bar().map(|r| (ROM_REGION, r)))
+            .find_map(|(i, (base, size))| {
+                let off = addr.checked_sub(base)?;
+                (off < size).then_some((i, off))
+            })
     }
 
     /// The INTx pin the function uses (1 = INTA#).
@@ -281,6 +363,10 @@ impl PciConfig {
         })
     }
 }
+
+/// The region number [`PciConfig::decode_memory_bars`] gives the
+/// expansion ROM.
+pub const ROM_REGION: usize = 6;
 
 /// A function that is nothing but its configuration space (a host bridge).
 impl PciFunction for PciConfig {
@@ -625,6 +711,8 @@ pub struct PciBus {
     control: SharedSystemControl,
     /// Indexed by device << 3 | function.
     functions: Vec<Option<Box<dyn PciFunction>>>,
+    /// The slots whose functions have memory BARs, in slot order.
+    memory_slots: Vec<usize>,
 }
 
 pub type SharedPciBus = Arc<Mutex<PciBus>>;
@@ -636,6 +724,7 @@ impl PciBus {
             reset_control: 0,
             control,
             functions: (0..256).map(|_| None).collect(),
+            memory_slots: Vec::new(),
         }
     }
 
@@ -646,12 +735,17 @@ impl PciBus {
         number: u8,
         function: Box<dyn PciFunction>,
     ) -> Result<(), PciSlotTaken> {
-        let slot = &mut self.functions[((device & 31) << 3 | (number & 7)) as usize];
+        let index = ((device & 31) << 3 | (number & 7)) as usize;
+        let slot = &mut self.functions[index];
         if slot.is_some() {
             return Err(PciSlotTaken {
                 device,
                 function: number,
             });
+        }
+        if function.decodes_memory() {
+            self.memory_slots.push(index);
+            self.memory_slots.sort_unstable();
         }
         *slot = Some(function);
         Ok(())
@@ -748,6 +842,55 @@ impl PciBus {
         }
         false
     }
+}
+
+impl PciBus {
+    /// The function whose memory BAR decodes `addr` now, if any.
+    fn memory_target(&mut self, addr: u64) -> Option<(&mut Box<dyn PciFunction>, usize, u64)> {
+        let functions = &mut self.functions;
+        let (slot, region, offset) = self.memory_slots.iter().find_map(|&slot| {
+            let (region, offset) = functions[slot].as_ref()?.mmio_decode(addr)?;
+            Some((slot, region, offset))
+        })?;
+        Some((functions[slot].as_mut()?, region, offset))
+    }
+
+    /// A memory access nothing else claimed; all ones when no BAR decodes
+    /// it (master abort).
+    pub fn mmio_read(&mut self, addr: u64, size: u32) -> u64 {
+        match self.memory_target(addr) {
+            Some((f, region, offset)) => f.mmio_read(region, offset, size),
+            None => u64::MAX >> (64 - 8 * size.clamp(1, 8)),
+        }
+    }
+
+    pub fn mmio_write(&mut self, addr: u64, size: u32, value: u64) {
+        if let Some((f, region, offset)) = self.memory_target(addr) {
+            f.mmio_write(region, offset, size, value);
+        }
+    }
+}
+
+/// The memory map's fallback: functions' memory BARs (offset = the
+/// physical address).
+struct PciMemoryDecoder(SharedPciBus);
+
+impl MmioDevice for PciMemoryDecoder {
+    fn read(&mut self, addr: u64, size: u32) -> u64 {
+        let mut bus = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        bus.mmio_read(addr, size)
+    }
+
+    fn write(&mut self, addr: u64, size: u32, value: u64) {
+        let mut bus = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        bus.mmio_write(addr, size, value);
+    }
+}
+
+/// Makes the bus decode the memory addresses nothing else claims (its
+/// functions' memory and ROM BARs).
+pub fn register_pci_memory(mem: &mut GuestMemory, pci: &SharedPciBus) {
+    mem.set_mmio_fallback(Box::new(PciMemoryDecoder(pci.clone())));
 }
 
 /// The configuration window 0xCF8-0xCFF.

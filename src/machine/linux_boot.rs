@@ -4,8 +4,9 @@
 //! E820 map and command line, the initrd at the top of low memory, and the
 //! CPU state of the 32-bit or 64-bit entry point.
 
-use super::e820::E820Entry;
+use super::e820::{E820Entry, PCI_HOLE_START};
 use crate::cpu::state::{cr0, cr4, efer, CpuState, Segment, CS, DS, ES, FS, GS, RSI, SS};
+use crate::devices::vga::{VgaPci, VRAM_SIZE};
 use crate::mem::GuestMemory;
 use std::fmt;
 
@@ -36,6 +37,19 @@ mod off {
     pub const XLOADFLAGS: usize = 0x236;
     pub const CMDLINE_SIZE: usize = 0x238;
     pub const E820_TABLE: usize = 0x2d0;
+}
+
+/// Where direct boot places the PCI VGA's BARs, as firmware would: at the
+/// bottom of the PCI hole (so the framebuffer sits where the ISA card's
+/// does), registers and ROM after it.
+pub const VGA_LFB_BAR: u32 = PCI_HOLE_START as u32;
+pub const VGA_MMIO_BAR: u32 = VGA_LFB_BAR + VRAM_SIZE as u32;
+pub const VGA_ROM_BAR: u32 = VGA_MMIO_BAR + 0x1_0000;
+
+/// Assigns the VGA function's BARs and turns its decoding on (no firmware
+/// runs before a directly booted kernel, and Linux keeps what it finds).
+pub fn assign_vga_bars(vga: &mut VgaPci) {
+    vga.firmware_setup(VGA_LFB_BAR, VGA_MMIO_BAR, VGA_ROM_BAR);
 }
 
 /// Up to this many E820 entries fit in boot_params.

@@ -20,6 +20,7 @@ use crate::cpu::{Cpu, Observer, StopReason};
 use crate::devices::bus::PortBus;
 use crate::devices::debug_console::DebugConsole;
 use crate::devices::debug_exit::{DebugExit, ExitRequest};
+use crate::devices::vga::VgaModel;
 use crate::mem::GuestMemory;
 use clock::{Clock, ClockSource, VirtualClock};
 use platform::{lock, Platform};
@@ -48,6 +49,8 @@ pub struct MachineConfig {
     pub serial: Box<dyn Write + Send>,
     /// Where guest time comes from.
     pub clock: ClockSource,
+    /// The display adapter.
+    pub vga: VgaModel,
 }
 
 impl MachineConfig {
@@ -63,6 +66,7 @@ impl MachineConfig {
             clock: ClockSource::Deterministic {
                 ns_per_instruction: 1,
             },
+            vga: VgaModel::default(),
         }
     }
 }
@@ -131,8 +135,15 @@ impl Machine {
             .map_err(|e| e.to_string())?;
         let clock = VirtualClock::new(config.clock);
         io.clock = Some(clock.clone());
-        let platform = Platform::build(&mut io, &mut mem, &clock, config.ram_size, config.serial)
-            .map_err(|e| e.to_string())?;
+        let platform = Platform::build(
+            &mut io,
+            &mut mem,
+            &clock,
+            config.ram_size,
+            config.serial,
+            config.vga,
+        )
+        .map_err(|e| e.to_string())?;
         // Firmware that boots the machine installs xlat's ACPI and SMBIOS
         // tables from fw_cfg.
         let apic_id = lock(&platform.lapic).id();
@@ -199,6 +210,9 @@ impl Machine {
         // No firmware runs: enable the IDE ports as it would have.
         lock(&self.platform.ide).firmware_setup();
         lock(&self.platform.dma).firmware_setup();
+        if let Some(vga) = &self.platform.vga_pci {
+            linux_boot::assign_vga_bars(&mut lock(vga));
+        }
         program_mtrrs(&mut self.cpu.state.msr);
         Ok(())
     }
@@ -211,9 +225,14 @@ impl Machine {
             .map_err(|e| e.to_string())
     }
 
-    /// Offers `rom` to the firmware as the VGA BIOS (fw_cfg
-    /// "vgaroms/vgabios.bin", which SeaBIOS runs as the video option ROM).
+    /// Offers `rom` to the firmware as the VGA BIOS: the PCI card's
+    /// expansion ROM, or for the ISA card fw_cfg "vgaroms/vgabios.bin"
+    /// (SeaBIOS runs either as the video option ROM).
     pub fn add_vga_rom(&mut self, rom: Vec<u8>) -> Result<(), String> {
+        if let Some(vga) = &self.platform.vga_pci {
+            lock(vga).set_rom(rom);
+            return Ok(());
+        }
         lock(&self.platform.fw_cfg)
             .add_file("vgaroms/vgabios.bin", rom)
             .map_err(|e| e.to_string())

@@ -35,7 +35,8 @@ use crate::devices::irq::{IrqLines, SharedIrqLines};
 use crate::devices::isa_dma::{register_isa_dma, SharedIsaDma};
 use crate::devices::lapic::{Lapic, SharedLapic, LAPIC_BASE, LAPIC_SIZE};
 use crate::devices::pci::{
-    i440fx_host_bridge, register_pci, PciBus, Piix3IsaBridge, Piix4Pm, SharedPciBus, SharedPiix4Pm,
+    i440fx_host_bridge, register_pci, register_pci_memory, PciBus, Piix3IsaBridge, Piix4Pm,
+    SharedPciBus, SharedPiix4Pm,
 };
 use crate::devices::pic::{register_pic, Pic8259, SharedPic};
 use crate::devices::pit::{register_pit, Pit8254, SharedPit};
@@ -43,7 +44,9 @@ use crate::devices::port92::{register_port92, SystemControlPortA};
 use crate::devices::rtc::{register_rtc, Mc146818, SharedRtc};
 use crate::devices::serial::{register_serial_on, ComPort, Uart16550};
 use crate::devices::system_control::{SharedSystemControl, SystemControl};
-use crate::devices::vga::{register_vga, SharedVga};
+use crate::devices::vga::{
+    register_legacy_vga, register_vga, SharedVga, Vga, VgaModel, VgaPci, VGA_PCI_DEVICE,
+};
 use crate::mem::{GuestMemory, Pam};
 use std::io::Write;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -86,6 +89,8 @@ pub struct Platform {
     /// What firmware (SeaBIOS) learns about the board.
     pub fw_cfg: Arc<Mutex<FwCfg>>,
     pub vga: SharedVga,
+    /// The VGA's PCI function (00:02.0) when the card is the PCI one.
+    pub vga_pci: Option<Arc<Mutex<VgaPci>>>,
     /// The PIIX3 IDE function (00:01.1) on IRQ14/15.
     pub ide: SharedPiixIde,
     /// The two 8237A DMA controllers and their page registers.
@@ -156,14 +161,15 @@ pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Platform {
-    /// Creates the devices and registers them on `io` and, for the APICs
-    /// and the HPET, on `mem`'s physical map.
+    /// Creates the devices and registers them on `io` and, for the APICs,
+    /// the HPET, the VGA and the PCI memory BARs, on `mem`'s physical map.
     pub fn build(
         io: &mut PortBus,
         mem: &mut GuestMemory,
         clock: &Clock,
         ram: u64,
         serial: Box<dyn Write + Send>,
+        vga_model: VgaModel,
     ) -> Result<Self, Box<dyn std::error::Error>> {
         let irq = IrqLines::new();
         let pic = Arc::new(Mutex::new(Pic8259::new()));
@@ -218,11 +224,23 @@ impl Platform {
         )));
         pci.add(1, 1, Box::new(ide.clone()))?;
         ide::register_ide(io, &ide)?;
+        let (vga, vga_pci) = match vga_model {
+            VgaModel::Isa => (register_vga(io, mem)?, None),
+            VgaModel::Std => {
+                let vga = Arc::new(Mutex::new(Vga::new()));
+                register_legacy_vga(io, mem, &vga)?;
+                let function = Arc::new(Mutex::new(VgaPci::new(vga.clone(), Vec::new())));
+                pci.add(VGA_PCI_DEVICE, 0, Box::new(function.clone()))?;
+                (vga, Some(function))
+            }
+            // A card nothing reaches: the screen stays blank.
+            VgaModel::None => (Arc::new(Mutex::new(Vga::new())), None),
+        };
         let pci = Arc::new(Mutex::new(pci));
         register_pci(io, &pci)?;
+        register_pci_memory(mem, &pci);
         let fw_cfg = Arc::new(Mutex::new(board_fw_cfg(ram)));
         io.register(FW_CFG_PORT, FW_CFG_PORTS, Box::new(fw_cfg.clone()))?;
-        let vga = register_vga(io, mem)?;
         let dma = register_isa_dma(io)?;
         let fdc = Arc::new(Mutex::new(Fdc82077::new(
             irq.line(floppy::FDC_IRQ),
@@ -249,6 +267,7 @@ impl Platform {
             pm,
             fw_cfg,
             vga,
+            vga_pci,
             ide,
             dma,
             fdc,
@@ -408,6 +427,7 @@ mod tests {
                 &clock,
                 1 << 20,
                 Box::new(std::io::sink()),
+                VgaModel::Std,
             )
             .unwrap();
             Rig { io, mem, clock, p }

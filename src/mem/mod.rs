@@ -80,6 +80,13 @@ impl GuestMemory {
         Ok(())
     }
 
+    /// Sends accesses that reach neither RAM, ROM nor an MMIO window to
+    /// `dev` (the PCI bus: memory BARs the guest places at run time), with
+    /// the absolute address as the offset.
+    pub fn set_mmio_fallback(&mut self, dev: Box<dyn crate::devices::bus::MmioDevice>) {
+        self.mmio.set_fallback(dev);
+    }
+
     fn mark_overlaid(&mut self, base: u64, len: u64) {
         let first = base >> 12;
         let last = base.saturating_add(len.max(1) - 1) >> 12;
@@ -181,8 +188,8 @@ impl GuestMemory {
         match self.target_for(addr, false) {
             Target::Ram(i) => self.ram.as_slice()[i],
             Target::Rom(rom, i) => rom.data[i],
-            Target::Mmio => self.mmio.read(addr, 1) as u8,
-            Target::Unmapped => 0xff,
+            // Unmapped: the fallback (PCI memory decode) or the floating bus.
+            Target::Mmio | Target::Unmapped => self.mmio.read(addr, 1) as u8,
         }
     }
 
@@ -192,8 +199,8 @@ impl GuestMemory {
                 self.ram.as_mut_slice()[i] = value;
                 self.code_pages.note_write(addr);
             }
-            Target::Mmio => self.mmio.write(addr, 1, value as u64),
-            Target::Rom(..) | Target::Unmapped => {}
+            Target::Mmio | Target::Unmapped => self.mmio.write(addr, 1, value as u64),
+            Target::Rom(..) => {}
         }
     }
 
@@ -234,14 +241,12 @@ impl GuestMemory {
             buf[..len].copy_from_slice(bytes);
             return u64::from_le_bytes(buf);
         }
-        if let Target::Mmio = self.target(addr) {
-            if self.mmio.contains(addr + size as u64 - 1) {
-                return self.mmio.read(addr, size);
-            }
+        if self.one_mmio_access(addr, size) {
+            return self.mmio.read(addr, size);
         }
         let mut value = 0u64;
         for i in 0..size as u64 {
-            value |= (self.read_u8(self.a20_mask(addr + i)) as u64) << (8 * i);
+            value |= (self.read_u8(self.a20_mask(addr.wrapping_add(i))) as u64) << (8 * i);
         }
         value
     }
@@ -289,13 +294,32 @@ impl GuestMemory {
             self.code_pages.note_write(end - 1);
             return;
         }
-        if let Target::Mmio = self.target(addr) {
-            if self.mmio.contains(addr + size as u64 - 1) {
-                return self.mmio.write(addr, size, value);
-            }
+        if self.one_mmio_access(addr, size) {
+            return self.mmio.write(addr, size, value);
         }
         for i in 0..size as u64 {
-            self.write_u8(self.a20_mask(addr + i), (value >> (8 * i)) as u8);
+            self.write_u8(
+                self.a20_mask(addr.wrapping_add(i)),
+                (value >> (8 * i)) as u8,
+            );
+        }
+    }
+
+    /// Whether an access of `size` bytes at `addr` goes to the MMIO bus as
+    /// one access: inside one window, or wholly unclaimed (the fallback).
+    fn one_mmio_access(&self, addr: u64, size: u32) -> bool {
+        let Some(last) = addr.checked_add(size.max(1) as u64 - 1) else {
+            return false;
+        };
+        match (self.target(addr), self.target(last)) {
+            (Target::Mmio, Target::Mmio) => self.mmio.contains(last),
+            (Target::Unmapped, Target::Unmapped) => {
+                // Below 1 MiB the PAM and the A20 gate have their say
+                // byte by byte.
+                let claimed = self.mmio.overlaps(addr, last) || self.mmio.contains(last);
+                addr >= pam::PAM_END && self.a20_enabled && !claimed
+            }
+            _ => false,
         }
     }
 

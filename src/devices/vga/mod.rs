@@ -1,18 +1,22 @@
-//! A VGA card with the Bochs VBE extensions (QEMU's "std" VGA as an ISA
-//! card): the standard registers at 0x3B0-0x3DF, the planar memory behind
-//! the 0xA0000-0xBFFFF window, the dispi registers at 0x1CE/0x1CF and a
-//! linear framebuffer at a fixed address (the ISA variant of SeaBIOS's VGA
+//! A VGA card with the Bochs VBE extensions (QEMU's "std" VGA): the
+//! standard registers at 0x3B0-0x3DF, the planar memory behind the
+//! 0xA0000-0xBFFFF window, the dispi registers at 0x1CE/0x1CF and a linear
+//! framebuffer. As a PCI function (`pci`, QEMU's default) the framebuffer
+//! is BAR0 and the registers are also in the MMIO BAR2; as an ISA card the
+//! framebuffer sits at a fixed address (the ISA variant of SeaBIOS's VGA
 //! BIOS, vgabios-isavga.bin, expects it at 0xE0000000).
 //!
-//! Not modelled: CGA-compatible graphics modes (4, 5, 6) are not rendered,
-//! split screen (line compare), smooth horizontal panning, and light pen.
+//! Not modelled: split screen (line compare), smooth horizontal panning,
+//! and light pen.
 
 mod dispi;
+mod pci;
 mod planar;
 pub mod regs;
 mod render;
 
 pub use dispi::DISPI_INDEX_PORT;
+pub use pci::{VgaPci, MMIO_BAR_SIZE, VGA_PCI_DEVICE};
 pub use render::Frame;
 
 use super::bus::{split_read, split_write, MmioDevice, OverlapError, PortBus, PortDevice};
@@ -31,6 +35,18 @@ pub const WINDOW_BASE: u64 = 0xa_0000;
 pub const WINDOW_SIZE: u64 = 0x2_0000;
 /// The VGA's I/O range.
 pub const VGA_PORTS: (u16, u16) = (0x3b0, 0x30);
+
+/// Which card the board has.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum VgaModel {
+    /// The PCI function at 00:02.0 (QEMU's `-vga std`).
+    #[default]
+    Std,
+    /// The ISA card with its framebuffer at [`LFB_BASE`] (`-device isa-vga`).
+    Isa,
+    /// No display adapter.
+    None,
+}
 
 pub struct Vga {
     seq: Seq,
@@ -196,6 +212,28 @@ impl Vga {
         }
     }
 
+    /// A read of framebuffer byte `offset` onwards (past video memory:
+    /// all ones).
+    fn lfb_read(&self, offset: u64, size: u32) -> u64 {
+        (0..size.min(8) as u64).fold(0, |v, i| {
+            let b = usize::try_from(offset.wrapping_add(i))
+                .ok()
+                .and_then(|at| self.planes.vram.get(at))
+                .copied()
+                .unwrap_or(0xff);
+            v | (b as u64) << (8 * i)
+        })
+    }
+
+    fn lfb_write(&mut self, offset: u64, size: u32, value: u64) {
+        for i in 0..size.min(8) as u64 {
+            let at = usize::try_from(offset.wrapping_add(i)).ok();
+            if let Some(b) = at.and_then(|at| self.planes.vram.get_mut(at)) {
+                *b = (value >> (8 * i)) as u8;
+            }
+        }
+    }
+
     fn dispi_write(&mut self, value: u16) {
         if let DispiEffect::ClearVram(n) = self.dispi.write(value) {
             let n = n.min(self.planes.vram.len());
@@ -307,21 +345,11 @@ struct VgaLfb(SharedVga);
 
 impl MmioDevice for VgaLfb {
     fn read(&mut self, offset: u64, size: u32) -> u64 {
-        let vga = lock(&self.0);
-        let at = offset as usize;
-        (0..size.min(8) as usize).fold(0, |v, i| {
-            v | (vga.planes.vram.get(at + i).copied().unwrap_or(0xff) as u64) << (8 * i)
-        })
+        lock(&self.0).lfb_read(offset, size)
     }
 
     fn write(&mut self, offset: u64, size: u32, value: u64) {
-        let mut vga = lock(&self.0);
-        let at = offset as usize;
-        for i in 0..size.min(8) as usize {
-            if let Some(b) = vga.planes.vram.get_mut(at + i) {
-                *b = (value >> (8 * i)) as u8;
-            }
-        }
+        lock(&self.0).lfb_write(offset, size, value)
     }
 }
 
@@ -329,12 +357,22 @@ fn lock(v: &SharedVga) -> std::sync::MutexGuard<'_, Vga> {
     v.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Builds the card and places its ports, window and framebuffer.
-pub fn register_vga(io: &mut PortBus, mem: &mut GuestMemory) -> Result<SharedVga, OverlapError> {
-    let vga = Arc::new(Mutex::new(Vga::new()));
+/// Places the legacy interface every variant decodes: the register
+/// ports, the dispi ports and the 0xA0000 window.
+pub fn register_legacy_vga(
+    io: &mut PortBus,
+    mem: &mut GuestMemory,
+    vga: &SharedVga,
+) -> Result<(), OverlapError> {
     io.register(VGA_PORTS.0, VGA_PORTS.1, Box::new(VgaPorts(vga.clone())))?;
     io.register(DISPI_INDEX_PORT, 2, Box::new(DispiPorts(vga.clone())))?;
-    mem.add_mmio(WINDOW_BASE, WINDOW_SIZE, Box::new(VgaWindow(vga.clone())))?;
+    mem.add_mmio(WINDOW_BASE, WINDOW_SIZE, Box::new(VgaWindow(vga.clone())))
+}
+
+/// Builds the ISA card and places its ports, window and framebuffer.
+pub fn register_vga(io: &mut PortBus, mem: &mut GuestMemory) -> Result<SharedVga, OverlapError> {
+    let vga = Arc::new(Mutex::new(Vga::new()));
+    register_legacy_vga(io, mem, &vga)?;
     mem.add_mmio(LFB_BASE, VRAM_SIZE as u64, Box::new(VgaLfb(vga.clone())))?;
     Ok(vga)
 }

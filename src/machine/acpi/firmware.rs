@@ -96,6 +96,7 @@ mod tests {
             &clock,
             64 << 20,
             Box::new(std::io::sink()),
+            crate::devices::vga::VgaModel::Std,
         )
         .unwrap();
         assert_eq!(io.read(PM_BASE + 4, 2), 0xffff, "PM block off at reset");
