@@ -129,7 +129,8 @@ pub fn run_hostcheck(args: &HostcheckArgs) -> Result<ExitCode, String> {
 #[derive(Args)]
 pub struct RunArgs {
     /// Raw firmware image, mapped to end at 4 GiB and aliased below 1 MiB;
-    /// the CPU starts at its reset vector. Without it, the built-in demo runs.
+    /// the CPU starts at its reset vector. Without it: Debian's SeaBIOS
+    /// (/usr/share/seabios) when a drive is given, else the built-in demo.
     #[arg(long, value_name = "FILE")]
     pub bios: Option<PathBuf>,
     /// Guest RAM, e.g. 640K, 16M, 2G.

@@ -5,6 +5,7 @@ mod cli;
 
 use clap::Parser as _;
 use cli::{Cli, Command};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 use xlat::host::terminal::{self, RawTerminal};
@@ -48,7 +49,8 @@ fn main() -> ExitCode {
 }
 
 fn boot(args: &cli::RunArgs) -> Result<ExitCode, String> {
-    let (firmware, demo) = match &args.bios {
+    let bios = firmware_path(args)?;
+    let (firmware, demo) = match &bios {
         Some(path) => (
             std::fs::read(path)
                 .map_err(|e| format!("cannot read firmware {}: {e}", path.display()))?,
@@ -92,7 +94,7 @@ fn boot(args: &cli::RunArgs) -> Result<ExitCode, String> {
         },
         _ => false,
     };
-    if let Some(rom) = vga_rom_path(args) {
+    if let Some(rom) = vga_rom_path(args, bios.as_deref()) {
         let data = std::fs::read(&rom)
             .map_err(|e| format!("cannot read VGA BIOS {}: {e}", rom.display()))?;
         machine.add_vga_rom(data)?;
@@ -262,7 +264,7 @@ fn output_for(target: &cli::SerialTarget) -> Result<Box<dyn std::io::Write + Sen
 
 /// The VGA BIOS to offer: --vga-rom, else SeaBIOS's VGA BIOS for the card
 /// (PCI or ISA) when it sits beside the --bios file.
-fn vga_rom_path(args: &cli::RunArgs) -> Option<std::path::PathBuf> {
+fn vga_rom_path(args: &cli::RunArgs, bios: Option<&Path>) -> Option<PathBuf> {
     use xlat::devices::vga::VgaModel;
     if let Some(p) = &args.vga_rom {
         return Some(p.clone());
@@ -272,8 +274,36 @@ fn vga_rom_path(args: &cli::RunArgs) -> Option<std::path::PathBuf> {
         VgaModel::Isa => "vgabios-isavga.bin",
         VgaModel::None => return None,
     };
-    let sibling = args.bios.as_ref()?.parent()?.join(name);
+    let sibling = bios?.parent()?.join(name);
     sibling.is_file().then_some(sibling)
+}
+
+/// Debian's SeaBIOS, the firmware QEMU boots drives with. Not its 256k
+/// build: that one relocates SMBASE through an SMI at POST, and xlat has
+/// no SMM, so it would wait for the SMI handler forever.
+const SEABIOS: [&str; 1] = ["/usr/share/seabios/bios.bin"];
+
+/// The firmware to run: --bios; else, as QEMU does, SeaBIOS when a disk,
+/// CD or floppy is there to boot (and no --kernel boots directly); else
+/// the built-in demo (None).
+fn firmware_path(args: &cli::RunArgs) -> Result<Option<PathBuf>, String> {
+    if let Some(p) = &args.bios {
+        return Ok(Some(p.clone()));
+    }
+    let drives =
+        args.hda.is_some() || args.hdb.is_some() || args.cdrom.is_some() || args.fda.is_some();
+    if !drives || args.kernel.is_some() {
+        return Ok(None);
+    }
+    SEABIOS
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+        .map(Some)
+        .ok_or_else(|| {
+            "booting from a drive needs firmware: install Debian's seabios package or give --bios FILE"
+                .to_string()
+        })
 }
 
 /// `--display auto`'s choice, as QEMU's: a window when one can be shown

@@ -7,7 +7,7 @@
 //! window's edges; relative motion inside the window reaches the guest.
 
 use super::keymap;
-use crate::devices::vga::Frame;
+use crate::devices::vga::{Blink, Frame};
 use crate::machine::frontend::Frontend;
 use crate::machine::platform::Platform;
 use minifb::{Key, KeyRepeat, MouseButton, MouseMode, Window, WindowOptions};
@@ -18,6 +18,8 @@ pub struct Display {
     buffer: Vec<u32>,
     grabbed: bool,
     last_mouse: Option<(f32, f32)>,
+    /// When the window opened: the clock of the text blink cycle.
+    opened: std::time::Instant,
 }
 
 const TITLE: &str = "xlat";
@@ -48,6 +50,7 @@ impl Display {
             buffer: Vec::new(),
             grabbed: false,
             last_mouse: None,
+            opened: std::time::Instant::now(),
         })
     }
 
@@ -136,7 +139,7 @@ impl Frontend for Display {
             .vga
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .render();
+            .render_blinking(Blink::at(self.opened.elapsed()));
         self.show(&frame);
         // X delivers keys only to the focused window, so no focus check
         // is needed (and window managers differ in reporting it).

@@ -17,7 +17,7 @@ mod render;
 
 pub use dispi::DISPI_INDEX_PORT;
 pub use pci::{VgaPci, MMIO_BAR_SIZE, VGA_PCI_DEVICE};
-pub use render::Frame;
+pub use render::{Blink, Frame};
 
 use super::bus::{split_read, split_write, MmioDevice, OverlapError, PortBus, PortDevice};
 use crate::mem::GuestMemory;
@@ -104,8 +104,14 @@ impl Vga {
     }
 
     /// The picture the card shows now.
+    /// The screen with blinking characters and the cursor shown.
     pub fn render(&self) -> Frame {
-        render::render(self)
+        render::render(self, Blink::STEADY)
+    }
+
+    /// The screen as a monitor shows it at a moment of the blink cycle.
+    pub fn render_blinking(&self, blink: Blink) -> Frame {
+        render::render(self, blink)
     }
 
     /// In a text mode, the characters on screen, one string per row
@@ -435,6 +441,46 @@ mod tests {
         assert_eq!((frame.width, frame.height), (720, 400));
         assert_eq!(frame.pixel(0, 0), [0xaa, 0xaa, 0xaa]);
         assert_eq!(frame.pixel(0, 1), [0, 0, 0]);
+    }
+
+    /// With attribute mode control bit 3 set, attribute bit 7 blinks the
+    /// character (not a bright background), and the cursor blinks on its
+    /// own faster cycle; screenshots show both steady.
+    #[test]
+    fn blinking_characters_and_cursor_follow_the_blink_phase() {
+        let (mut io, mut mem, vga) = rig();
+        text_mode(&mut io);
+        io.write(0x3c4, 2, 0x0402); // map mask: plane 2
+        io.write(0x3c4, 2, 0x0604); // sequential addressing
+        io.write(0x3ce, 2, 0x0005);
+        io.write(0x3ce, 2, 0x0406); // A0000, 64 KiB
+        mem.write(0xa0000 + b'H' as u64 * 32, 1, 0xff);
+        text_mode(&mut io);
+        io.read(0x3da, 1);
+        io.write(0x3c0, 1, 0x10);
+        io.write(0x3c0, 1, 0x08); // blink enable
+        io.write(0x3c0, 1, 0x20);
+        mem.write(0xb8000, 2, 0x8748); // 'H', blinking, grey on black
+        mem.write(0xb8002, 2, 0x0720);
+        // Cursor on cell 1, scan lines 14-15.
+        for (i, v) in [(0x0au8, 14u8), (0x0b, 15), (0x0e, 0), (0x0f, 1)] {
+            io.write(0x3d4, 2, (v as u32) << 8 | i as u32);
+        }
+        let grey = [0xaa, 0xaa, 0xaa];
+        let v = vga.lock().unwrap();
+        let steady = v.render();
+        assert_eq!(steady.pixel(0, 0), grey, "foreground shown");
+        assert_eq!(steady.pixel(9, 14), grey, "cursor shown");
+        let off = v.render_blinking(Blink {
+            cursor_on: false,
+            chars_on: false,
+        });
+        assert_eq!(off.pixel(0, 0), off.pixel(0, 1), "only the background");
+        assert_ne!(off.pixel(0, 0), grey);
+        assert_eq!(off.pixel(9, 14), [0, 0, 0], "cursor hidden");
+        assert_eq!(Blink::at(std::time::Duration::ZERO), Blink::STEADY);
+        let later = Blink::at(std::time::Duration::from_millis(120));
+        assert!(!later.cursor_on && later.chars_on, "cursor blinks first");
     }
 
     #[test]

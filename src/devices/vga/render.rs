@@ -35,11 +35,38 @@ impl Frame {
     }
 }
 
+/// Where the card's blink counters stand. The VGA blinks the cursor every
+/// 8 vertical retraces and blinking characters every 16 (SDM-like timing
+/// from the VGA reference: about 4 and 2 Hz at 70 Hz refresh).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Blink {
+    pub cursor_on: bool,
+    pub chars_on: bool,
+}
+
+impl Blink {
+    /// Both phases on: screenshots and tests see every character and the
+    /// cursor, whatever the time.
+    pub const STEADY: Blink = Blink {
+        cursor_on: true,
+        chars_on: true,
+    };
+
+    /// The phases `elapsed` after power-on at 70 frames per second.
+    pub fn at(elapsed: std::time::Duration) -> Blink {
+        let frame = elapsed.as_millis() * 70 / 1000;
+        Blink {
+            cursor_on: (frame / 8) % 2 == 0,
+            chars_on: (frame / 16) % 2 == 0,
+        }
+    }
+}
+
 /// Displays larger than this are clamped (a hostile CRTC cannot make the
 /// host allocate gigabytes).
 const MAX_SIDE: usize = 4096;
 
-pub fn render(vga: &Vga) -> Frame {
+pub fn render(vga: &Vga, blink: Blink) -> Frame {
     if vga.dispi.enabled() {
         return render_vbe(vga);
     }
@@ -48,7 +75,7 @@ pub fn render(vga: &Vga) -> Frame {
         return Frame::new(w, h);
     }
     if !vga.gc.graphics() {
-        return render_text(vga);
+        return render_text(vga, blink);
     }
     if vga.attr.eight_bit() {
         render_256(vga)
@@ -215,7 +242,7 @@ fn plane_offset(crtc: &[u8; 25], ma: usize, row_scan: usize) -> usize {
     bus >> shift
 }
 
-fn render_text(vga: &Vga) -> Frame {
+fn render_text(vga: &Vga, blink: Blink) -> Frame {
     let cols = vga.crtc.columns().min(MAX_SIDE / 9);
     let cell_h = vga.crtc.cell_height();
     let rows = (vga.crtc.display_lines() / cell_h).min(MAX_SIDE / cell_h.max(1));
@@ -233,17 +260,21 @@ fn render_text(vga: &Vga) -> Frame {
             let attr = vga.planes.vram.get(4 * cell + 1).copied().unwrap_or(0);
             let font = if attr & 0x08 != 0 { font_a } else { font_b };
             let fg = vga.dac.rgb(vga.attr.dac_index(attr & 0x0f));
-            let bg_color = if vga.attr.blink() {
-                (attr >> 4) & 7
+            // With blinking on, attribute bit 7 blinks the character
+            // instead of brightening the background.
+            let (bg_color, hidden) = if vga.attr.blink() {
+                ((attr >> 4) & 7, attr & 0x80 != 0 && !blink.chars_on)
             } else {
-                attr >> 4
+                (attr >> 4, false)
             };
             let bg = vga.dac.rgb(vga.attr.dac_index(bg_color));
             for line in 0..cell_h {
                 let glyph_at = font + ch as usize * 32 + line;
                 let bits = vga.planes.vram.get(4 * glyph_at + 2).copied().unwrap_or(0);
-                let cursor_line =
-                    cur_on && cell == cursor_at && (cur_start..=cur_end).contains(&line);
+                let cursor_line = blink.cursor_on
+                    && cur_on
+                    && cell == cursor_at
+                    && (cur_start..=cur_end).contains(&line);
                 for dx in 0..cw {
                     // The ninth column repeats the eighth for line-drawing
                     // characters (0xC0-0xDF), else is background.
@@ -251,7 +282,11 @@ fn render_text(vga: &Vga) -> Frame {
                         8 => (0xc0..=0xdf).contains(&ch) && bits & 1 != 0,
                         _ => bits >> (7 - dx) & 1 != 0,
                     };
-                    let c = if on || cursor_line { fg } else { bg };
+                    let c = if (on && !hidden) || cursor_line {
+                        fg
+                    } else {
+                        bg
+                    };
                     f.put(col * cw + dx, row * cell_h + line, c);
                 }
             }
