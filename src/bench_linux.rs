@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 /// The line the test initramfs's /init prints once userspace runs.
 const MARKER: &str = "XLAT-BOOT-OK";
-/// The kernel command line both emulators get (as tests/linux_boot.rs).
+/// The kernel command line both emulators get (as tests/linux/boot.rs).
 const APPEND: &str = "console=ttyS0 panic=-1";
 
 pub struct Options {

@@ -21,7 +21,9 @@ fn default_display_opens_a_window_that_outlives_the_halt() {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("demo-window");
     std::fs::create_dir_all(&dir).unwrap();
     let (log, shot) = (dir.join("terminal.log"), dir.join("demo.png"));
+    // A log left by an earlier run would satisfy the waits below at once.
     let _ = std::fs::remove_file(&shot);
+    let _ = std::fs::remove_file(&log);
     let command = format!(
         "{} --screenshot {}",
         env!("CARGO_BIN_EXE_xlat"),

@@ -5,8 +5,8 @@
 //! mtools (no root, no loop device) — boots it with `--hda`, and checks
 //! the marker, xlat's ACPI and SMBIOS tables and the ACPI power-off.
 
-mod bootloader;
-mod guests;
+use super::bootloader;
+use super::guests;
 
 use bootloader::{assert_boots_linux, require, run, syslinux_cfg, ScratchDir};
 use std::fs;

@@ -5,8 +5,8 @@
 //! Linux found xlat's ACPI and SMBIOS tables (handed to SeaBIOS over
 //! fw_cfg) and that `poweroff -f` ended xlat with exit status 0.
 
-mod bootloader;
-mod guests;
+use super::bootloader;
+use super::guests;
 
 use bootloader::{assert_boots_linux, require, run, syslinux_cfg, ScratchDir};
 use std::fs;

@@ -8,7 +8,7 @@
 //! same again. Each screenshot must have the guest's resolution, the
 //! stripes exactly where the guest drew them and console text above them.
 
-mod guests;
+use super::guests;
 
 use guests::image;
 use std::io::{Read, Write};

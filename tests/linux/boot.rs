@@ -5,7 +5,7 @@
 //! scripts/fetch-linux-guests.sh (CI runs it first); without them these
 //! tests fail and say so.
 
-mod guests;
+use super::guests;
 
 use guests::image;
 use std::process::Command;

@@ -3,7 +3,7 @@
 //! kernel with the shell initramfs from scripts/fetch-linux-guests.sh (CI
 //! runs it first); without the images this test fails and says so.
 
-mod guests;
+use super::guests;
 
 use guests::image;
 use std::io::{Read, Write};

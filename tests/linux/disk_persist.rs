@@ -5,7 +5,7 @@
 //! scripts/initramfs/disk.init (built by scripts/fetch-linux-guests.sh);
 //! without the images these tests fail and say so.
 
-mod guests;
+use super::guests;
 
 use guests::image;
 use std::path::{Path, PathBuf};
