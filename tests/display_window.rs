@@ -104,9 +104,19 @@ fn window_shows_the_guest_and_keys_reach_it() {
         guest_rgb.iter().any(|&b| b != 0),
         "the guest screen is blank"
     );
+    // The window blinks the cursor (the screenshot shows it steady): the
+    // pictures may differ inside one 9x16 character cell, nowhere else.
+    let differing: Vec<(usize, usize)> = (0..gh)
+        .flat_map(|y| (0..gw).map(move |x| (x, y)))
+        .filter(|&(x, y)| window_rgb[3 * (y * gw + x)..][..3] != guest_rgb[3 * (y * gw + x)..][..3])
+        .collect();
+    let cells: std::collections::HashSet<(usize, usize)> =
+        differing.iter().map(|&(x, y)| (x / 9, y / 16)).collect();
     assert!(
-        window_rgb == guest_rgb,
-        "the window does not show the guest's screen"
+        cells.len() <= 1,
+        "the window does not show the guest's screen: {} pixels differ in {} cells",
+        differing.len(),
+        cells.len()
     );
     stdin.write_all(b"\x01x").unwrap();
     stdin.flush().unwrap();
