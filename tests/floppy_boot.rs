@@ -14,7 +14,8 @@ use xlat::devices::i8042::Set2Key;
 use xlat::machine::{BootDevice, Machine, MachineConfig, RunOutcome};
 
 const SEABIOS: &str = "/usr/share/seabios/bios.bin";
-const VGABIOS: &str = "/usr/share/seabios/vgabios-isavga.bin";
+/// The VGA BIOS of the default card, the PCI std VGA (from its ROM BAR).
+const VGABIOS: &str = "/usr/share/seabios/vgabios-stdvga.bin";
 const GRUB_FLOPPY: &str = "/usr/lib/grub-rescue/grub-rescue-floppy.img";
 const FLOPPY_144: usize = 1_474_560;
 // The boot sector's data: messages and the table of reads.
