@@ -130,12 +130,15 @@ pub fn sahf(ex: &mut Exec, _insn: &Instruction) -> R {
 }
 
 pub fn cmovcc(ex: &mut Exec, insn: &Instruction) -> R {
+    let taken = super::condition(ex.s, insn.condition_code());
+    cmov_if(ex, insn, taken)
+}
+
+/// CMOVcc once its condition is known.
+#[inline(always)]
+pub fn cmov_if(ex: &mut Exec, insn: &Instruction, taken: bool) -> R {
     let v = ex.read_op(insn, 1)?;
-    let dst = if super::condition(ex.s, insn.condition_code()) {
-        v
-    } else {
-        ex.read_op(insn, 0)?
-    };
+    let dst = if taken { v } else { ex.read_op(insn, 0)? };
     // A 32-bit destination is written (zero-extended) even when false.
     ex.write_op(insn, 0, dst)
 }

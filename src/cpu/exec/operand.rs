@@ -2,7 +2,7 @@
 //! segment checks, memory, immediates and the stack. Handlers say what to
 //! compute; this file says where the values live.
 
-use super::operand_plan::{OpPlan, NO_REG};
+use super::operand_plan::OpPlan;
 use super::Exec;
 use crate::cpu::fault::Fault;
 use crate::cpu::mmu::{self, Access};
@@ -199,16 +199,7 @@ impl Exec<'_> {
     #[inline]
     pub fn effective_offset(&self, insn: &Instruction) -> u64 {
         if self.planned(insn) && !self.plan.mem.unplanned {
-            let m = &self.plan.mem;
-            let mut off = m.disp;
-            if m.base != NO_REG {
-                off = off.wrapping_add(self.s.gpr[m.base as usize & 15]);
-            }
-            if m.index != NO_REG {
-                let index = self.s.gpr[m.index as usize & 15] & m.index_mask();
-                off = off.wrapping_add(index << (m.scale_shift & 63));
-            }
-            return off & m.addr_mask();
+            return self.plan.mem.offset(&self.s.gpr);
         }
         self.effective_offset_unplanned(insn)
     }
@@ -436,7 +427,7 @@ impl Exec<'_> {
     /// access. `None` sends the access down the general path, which walks,
     /// faults and records breakpoint hits.
     #[inline(always)]
-    fn fast_data_phys(&self, linear: u64, size: u32, write: bool) -> Option<u64> {
+    pub(super) fn fast_data_phys(&self, linear: u64, size: u32, write: bool) -> Option<u64> {
         let s = &*self.s;
         if (linear & 0xfff) + size as u64 > 0x1000 || self.breakpoints_enabled() {
             return None;

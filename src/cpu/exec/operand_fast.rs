@@ -7,8 +7,7 @@
 
 use super::operand::canonical;
 use super::Exec;
-use crate::cpu::mmu;
-use crate::cpu::state::{cr0, efer, rflags, CS, FS};
+use crate::cpu::state::{efer, CS, FS};
 
 /// CS.L: a 64-bit code segment (with EFER.LMA).
 const ATTR_LONG: u16 = 1 << 13;
@@ -23,15 +22,7 @@ impl Exec<'_> {
         if m.unplanned {
             return None;
         }
-        let mut off = m.disp;
-        if m.base != super::operand_plan::NO_REG {
-            off = off.wrapping_add(s.gpr[m.base as usize & 15]);
-        }
-        if m.index != super::operand_plan::NO_REG {
-            let index = s.gpr[m.index as usize & 15] & m.index_mask();
-            off = off.wrapping_add(index << (m.scale_shift & 63));
-        }
-        let off = off & m.addr_mask();
+        let off = m.offset(&s.gpr);
         let size = m.size as u64;
         let seg = m.seg as usize;
         let long = s.msr.efer & efer::LMA != 0;
@@ -53,26 +44,14 @@ impl Exec<'_> {
             if attr & 0x8c != 0x80 || (write && attr & 0x02 == 0) {
                 return None;
             }
-            let last = off.wrapping_add(size - 1);
+            let last = off.wrapping_add(size.wrapping_sub(1));
             if last > sr.limit as u64 || last < off {
                 return None;
             }
             sr.base.wrapping_add(off) & 0xffff_ffff
         };
-        if (linear & 0xfff) + size > 0x1000 || s.dr[7] & 0xff != 0 {
-            return None;
-        }
-        let phys = if s.cr0 & cr0::PG == 0 {
-            linear
-        } else {
-            // As `Access::kind` for an explicit data access.
-            let user = self.user_access();
-            let mut kind = write as usize | (user as usize) << 2;
-            if !user && s.rflags & rflags::AC != 0 {
-                kind |= mmu::kind::AC_EXEMPT;
-            }
-            self.tlb.lookup(linear, kind)?
-        };
-        Some(self.mem.a20_mask(phys))
+        // Page crossing, breakpoints, paging and the A20 gate: as every
+        // short-path data access.
+        self.fast_data_phys(linear, m.size as u32, write)
     }
 }

@@ -104,6 +104,21 @@ impl MemPlan {
     pub fn index_mask(&self) -> u64 {
         u64::MAX >> (self.index_shift & 63)
     }
+
+    /// The effective address (offset) with the registers `gpr`, wrapped
+    /// to the address size. Only for plans that are not `unplanned`.
+    #[inline(always)]
+    pub fn offset(&self, gpr: &[u64; 16]) -> u64 {
+        let mut off = self.disp;
+        if self.base != NO_REG {
+            off = off.wrapping_add(gpr[self.base as usize & 15]);
+        }
+        if self.index != NO_REG {
+            let index = gpr[self.index as usize & 15] & self.index_mask();
+            off = off.wrapping_add(index << (self.scale_shift & 63));
+        }
+        off & self.addr_mask()
+    }
 }
 
 /// Operand plan of one decoded instruction.

@@ -43,14 +43,8 @@ fn jcc<const CC: u8>(ex: &mut Exec, _insn: &Instruction) -> R {
 }
 
 fn cmovcc<const CC: u8>(ex: &mut Exec, insn: &Instruction) -> R {
-    let v = ex.read_op(insn, 1)?;
-    let dst = if condition(ex.s, cc(CC)) {
-        v
-    } else {
-        ex.read_op(insn, 0)?
-    };
-    // A 32-bit destination is written (zero-extended) even when false.
-    ex.write_op(insn, 0, dst)
+    let taken = condition(ex.s, cc(CC));
+    super::data::cmov_if(ex, insn, taken)
 }
 
 fn setcc<const CC: u8>(ex: &mut Exec, insn: &Instruction) -> R {
