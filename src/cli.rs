@@ -149,6 +149,10 @@ pub struct RunArgs {
     /// Print instructions executed and MIPS at exit.
     #[arg(long)]
     pub stats: bool,
+    /// Run every instruction through its generic handler, without the
+    /// per-form fast handlers (slower; for checking them in lockstep).
+    #[arg(long)]
+    pub generic_handlers: bool,
     /// Count retired instructions per guest code block and write the
     /// hottest places to FILE at exit.
     #[arg(long, value_name = "FILE")]

@@ -147,6 +147,9 @@ fn boot(args: &cli::RunArgs) -> Result<ExitCode, String> {
         ),
         None => None,
     };
+    if args.generic_handlers {
+        machine.cpu.set_fast_handlers(false);
+    }
     if args.profile.is_some() {
         machine.cpu.profile = Some(GuestProfile::default());
     }

@@ -2,6 +2,7 @@
 //! IP, code size) and reused until a write to one of its pages drops it.
 
 use super::catalog::{self, Handler};
+use super::exec::fast::{self, FastHandler};
 use super::exec::operand_plan::OperandPlan;
 use super::fault::Fault;
 use super::mmu::{self, Access, Tlb};
@@ -18,7 +19,11 @@ const MAX_INSN_LEN: usize = 15;
 
 pub struct Decoded {
     pub insn: Instruction,
-    pub handler: Handler,
+    /// What the run loops call: a fast handler for a hot form, else
+    /// `fast::generic`, which runs `generic`.
+    pub handler: FastHandler,
+    /// The catalog's handler for the instruction.
+    pub generic: Handler,
     /// Where the operands live, worked out once here.
     pub plan: OperandPlan,
     /// RIP of the next sequential instruction, wrapped to the code size.
@@ -77,6 +82,9 @@ const RECENT_SLOTS: usize = 4096;
 pub struct DecodeCache {
     /// iced-x86 decoder options (a CPU-model knob; normally none).
     pub decoder_options: u32,
+    /// Pick fast handlers for hot forms (false: every instruction runs its
+    /// generic handler, to check the fast ones in lockstep).
+    pub fast_handlers: bool,
     blocks: FastMap<Key, Rc<Block>>,
     /// Blocks that start or end on each physical page.
     by_page: FastMap<u64, Vec<Key>>,
@@ -90,6 +98,7 @@ impl Default for DecodeCache {
     fn default() -> Self {
         DecodeCache {
             decoder_options: 0,
+            fast_handlers: true,
             blocks: FastMap::default(),
             by_page: FastMap::default(),
             recent: vec![None; RECENT_SLOTS],
@@ -206,6 +215,7 @@ impl DecodeCache {
             ip,
             bitness,
             self.decoder_options,
+            self.fast_handlers,
             fetch_len,
             limit_room,
         );
@@ -246,6 +256,7 @@ fn decode_block(
     ip: u64,
     bitness: u32,
     options: u32,
+    fast_handlers: bool,
     starts_before: usize,
     limit_room: Option<u64>,
 ) -> Block {
@@ -280,16 +291,18 @@ fn decode_block(
         }
         let entry = catalog::entry(insn.code());
         let ends = entry.ends_block || insn.flow_control() != FlowControl::Next;
-        let (handler, imm) = crate::cpu::exec::specialize::specialize(&insn, entry.handler);
         let mut plan = OperandPlan::of(&insn);
-        if let Some(v) = imm {
-            plan.imm = v;
-        }
+        let handler = if entry.implemented && fast_handlers {
+            fast::select(&insn, &mut plan, bitness)
+        } else {
+            fast::generic
+        };
         insns.push(Decoded {
             plan,
             next_ip: insn.next_ip() & ip_mask,
             insn,
             handler,
+            generic: entry.handler,
         });
         if ends {
             break;

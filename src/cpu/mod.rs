@@ -80,6 +80,13 @@ impl Cpu {
         self.cache.decoder_options = options;
     }
 
+    /// Turns the per-form fast handlers on or off (off: every instruction
+    /// runs its generic handler). Flushes the decoded blocks.
+    pub fn set_fast_handlers(&mut self, on: bool) {
+        self.cache.clear();
+        self.cache.fast_handlers = on;
+    }
+
     /// Delivers external interrupt `vector` now (the caller checked
     /// `state.accepts_interrupt()` and acknowledged the controller). Wakes a
     /// halted CPU.
@@ -124,6 +131,13 @@ impl Cpu {
                     continue;
                 }
             };
+            // The decode may have made a page a code page, and A20 may
+            // have moved: host TLB entries made before are stale.
+            let epoch = mem.host_map_epoch();
+            if self.tlb.host.epoch != epoch {
+                self.tlb.host.flush();
+                self.tlb.host.epoch = epoch;
+            }
             let block_start = self.state.seg[state::CS].base.wrapping_add(self.state.rip);
             let icount_before = self.state.icount;
             let mut ex = Exec::new(&mut self.state, mem, io, &mut self.tlb);

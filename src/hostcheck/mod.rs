@@ -8,6 +8,7 @@
 //! state (see `x87`); `--feature x87` selects them alone.
 
 mod case;
+pub use case::Rng;
 mod forms;
 mod guest;
 #[cfg(target_arch = "x86_64")]

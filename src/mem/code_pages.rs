@@ -6,6 +6,9 @@ pub struct CodePages {
     has_code: Vec<bool>,
     /// Pages with code that were written; drained by the decode cache.
     written: Vec<u64>,
+    /// How many times a page became a code page (host TLBs drop their
+    /// write entries when this moves).
+    marks: u64,
 }
 
 impl CodePages {
@@ -13,14 +16,28 @@ impl CodePages {
         CodePages {
             has_code: vec![false; pages],
             written: Vec::new(),
+            marks: 0,
         }
     }
 
     /// Marks the page of `addr` as holding decoded code.
     pub fn mark(&mut self, addr: u64) {
         if let Some(flag) = self.has_code.get_mut((addr >> 12) as usize) {
+            self.marks += !*flag as u64;
             *flag = true;
         }
+    }
+
+    pub fn marks(&self) -> u64 {
+        self.marks
+    }
+
+    /// True when the page of `addr` holds decoded code.
+    pub fn has_code(&self, addr: u64) -> bool {
+        self.has_code
+            .get((addr >> 12) as usize)
+            .copied()
+            .unwrap_or(false)
     }
 
     #[inline]

@@ -35,6 +35,9 @@ pub struct GuestMemory {
     overlaid_pages: Vec<bool>,
     /// When false, address line 20 is forced low (8086 wrap-around at 1 MiB).
     a20_enabled: bool,
+    /// Counts changes that may invalidate a host TLB entry: A20 flips and
+    /// new ROM/MMIO overlays (code pages count their own marks).
+    layout_changes: u64,
     /// Pages that hold decoded guest code; writes to them must invalidate it.
     pub code_pages: CodePages,
     /// The chipset's shadow-RAM map of 0xC0000-0xFFFFF, once a board has
@@ -53,6 +56,7 @@ impl GuestMemory {
             mmio: MmioBus::default(),
             overlaid_pages: vec![false; pages],
             a20_enabled: true,
+            layout_changes: 0,
             code_pages: CodePages::new(pages),
             pam: None,
         })
@@ -88,6 +92,7 @@ impl GuestMemory {
     }
 
     fn mark_overlaid(&mut self, base: u64, len: u64) {
+        self.layout_changes += 1;
         let first = base >> 12;
         let last = base.saturating_add(len.max(1) - 1) >> 12;
         for page in first..=last.min(self.overlaid_pages.len() as u64) {
@@ -98,6 +103,7 @@ impl GuestMemory {
     }
 
     pub fn set_a20(&mut self, enabled: bool) {
+        self.layout_changes += (self.a20_enabled != enabled) as u64;
         self.a20_enabled = enabled;
     }
 
@@ -202,6 +208,54 @@ impl GuestMemory {
             Target::Mmio | Target::Unmapped => self.mmio.write(addr, 1, value as u64),
             Target::Rom(..) => {}
         }
+    }
+
+    /// Changes since which a host TLB entry may be stale: its owner flushes
+    /// when this differs from the value at its fills.
+    #[inline]
+    pub fn host_map_epoch(&self) -> u64 {
+        self.layout_changes + self.code_pages.marks()
+    }
+
+    /// The RAM index of the page at physical `addr` when a host TLB entry
+    /// may map it: plain RAM with 8 bytes to spare after it (fast reads
+    /// load 8 bytes), and for `write` no decoded code on it.
+    pub fn host_page(&self, addr: u64, write: bool) -> Option<u64> {
+        let page = addr & !0xfff;
+        let index = (page >> 12) as usize;
+        let ram_ok = page.checked_add(0x1000 + 8)? <= self.ram.len() as u64;
+        let plain = !*self.overlaid_pages.get(index)?;
+        let code = self.code_pages.has_code(page);
+        (ram_ok && plain && !(write && code)).then_some(page)
+    }
+
+    /// Little-endian read of `size` (1, 2, 4 or 8) bytes at RAM index
+    /// `index` from a host TLB hit (`host_page` made sure 8 bytes exist).
+    #[inline(always)]
+    pub fn host_read(&self, index: usize, size: u32) -> Option<u64> {
+        let b = self.ram.as_slice().get(index..index + 8)?;
+        let w = u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
+        Some(w & (u64::MAX >> (64 - 8 * size.clamp(1, 8))))
+    }
+
+    /// Little-endian write of `size` (1, 2, 4 or 8) bytes at RAM index
+    /// `index` from a host TLB write hit (a page without code).
+    #[inline(always)]
+    pub fn host_write(&mut self, index: usize, size: u32, value: u64) -> Option<()> {
+        let ram = self.ram.as_mut_slice();
+        match size {
+            1 => *ram.get_mut(index)? = value as u8,
+            2 => ram
+                .get_mut(index..index + 2)?
+                .copy_from_slice(&(value as u16).to_le_bytes()),
+            4 => ram
+                .get_mut(index..index + 4)?
+                .copy_from_slice(&(value as u32).to_le_bytes()),
+            _ => ram
+                .get_mut(index..index + 8)?
+                .copy_from_slice(&value.to_le_bytes()),
+        }
+        Some(())
     }
 
     /// The RAM index of `size` bytes at `addr` when they sit in one plain

@@ -189,6 +189,11 @@ pub fn mov_dr(ex: &mut Exec, insn: &Instruction) -> R {
             7 => (v & 0xffff_2bff) | 0x400,
             _ => v,
         };
+        if idx == 7 {
+            // Host TLB hits skip data breakpoint checks: none may outlive
+            // a DR7 that arms them (fills are refused while armed).
+            ex.tlb.host.flush();
+        }
     } else {
         let v = ex.s.dr[idx];
         ex.set_gpr(gpr, v);

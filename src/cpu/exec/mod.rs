@@ -11,6 +11,7 @@ mod data;
 mod debug;
 pub mod descriptor;
 pub mod far_transfer;
+pub mod fast;
 mod fast_syscall;
 mod logic;
 mod long_mode;
@@ -22,7 +23,6 @@ pub mod operand_plan;
 mod protected;
 mod segments;
 mod shift;
-pub mod specialize;
 mod stack;
 mod string;
 mod system;
@@ -149,9 +149,7 @@ impl<'a> Exec<'a> {
             let start_rip = self.s.rip;
             let start_rsp = self.s.gpr[RSP];
             self.next_rip = d.next_ip;
-            self.plan = d.plan;
-            self.plan_insn = &d.insn;
-            if let Err(fault) = (d.handler)(self, &d.insn) {
+            if let Err(fault) = (d.handler)(self, d) {
                 return self.fault_in_block(fault, start_rip, start_rsp);
             }
             self.s.rip = self.next_rip;
@@ -220,8 +218,6 @@ impl<'a> Exec<'a> {
                 }
                 obs.before(self.s, insn, &bytes[..len]);
             }
-            self.plan = d.plan;
-            self.plan_insn = insn;
             let flags_at_start = self.s.rflags;
             // The shadow covers exactly one instruction: this one. After
             // it the run loop must look for interrupts held off meanwhile.
@@ -240,10 +236,10 @@ impl<'a> Exec<'a> {
                     self.s.dr[6] = (self.s.dr[6] & !0xf) | hits;
                     Err(Fault::new(vector::DB))
                 } else {
-                    (d.handler)(self, insn)
+                    (d.handler)(self, d)
                 }
             } else {
-                (d.handler)(self, insn)
+                (d.handler)(self, d)
             };
             match result {
                 Ok(()) => {

@@ -3,6 +3,7 @@
 //! later).
 
 mod entry;
+mod host_tlb;
 mod pdpte;
 mod tlb;
 mod walk;
@@ -11,6 +12,7 @@ mod walk;
 mod tests;
 
 pub use pdpte::read_pdptes;
+pub use host_tlb::HostTlb;
 pub use tlb::{flags as tlb_flags, Tlb, TlbEntry};
 
 use super::fault::Fault;

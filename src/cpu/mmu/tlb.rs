@@ -54,6 +54,8 @@ const EMPTY: TlbEntry = TlbEntry {
 
 pub struct Tlb {
     entries: Box<[TlbEntry; ENTRIES]>,
+    /// Linear page to RAM index for the fast handlers; flushed with this.
+    pub host: HostTlb,
     /// Some valid entry came from a page larger than 4 KiB.
     has_large: bool,
 }
@@ -62,10 +64,13 @@ impl Default for Tlb {
     fn default() -> Self {
         Tlb {
             entries: Box::new([EMPTY; ENTRIES]),
+            host: HostTlb::default(),
             has_large: false,
         }
     }
 }
+
+use super::host_tlb::HostTlb;
 
 #[inline]
 fn slot(linear: u64) -> usize {
@@ -106,11 +111,13 @@ impl Tlb {
     /// Drops every translation (CR3 load without PGE, paging-mode changes).
     pub fn flush_all(&mut self) {
         self.entries.fill(EMPTY);
+        self.host.flush();
         self.has_large = false;
     }
 
     /// Drops translations of non-global pages (CR3 load with PGE on).
     pub fn flush_non_global(&mut self) {
+        self.host.flush();
         for e in self.entries.iter_mut() {
             if e.flags & flags::GLOBAL == 0 {
                 *e = EMPTY;
@@ -125,7 +132,9 @@ impl Tlb {
         if e.tag == linear & !0xfff {
             *e = EMPTY;
         }
+        self.host.flush_page(linear);
         if self.has_large {
+            self.host.flush();
             for e in self.entries.iter_mut() {
                 let shift = e.page_shift as u32;
                 if shift > 12 && e.tag != INVALID && (e.tag ^ linear) >> shift == 0 {
