@@ -13,8 +13,9 @@ use iced_x86::{ConditionCode, Instruction, Mnemonic, OpKind};
 
 type R = Result<(), Fault>;
 
-/// Evaluates an x86 condition code against the current flags.
-#[inline]
+/// Evaluates an x86 condition code against the current flags (inlined, so
+/// a constant condition folds to the flags it tests).
+#[inline(always)]
 pub fn condition(s: &CpuState, cc: ConditionCode) -> bool {
     let want = match cc {
         ConditionCode::o | ConditionCode::no => OF,

@@ -45,7 +45,7 @@ pub(crate) use stack::*;
 pub(crate) use string::*;
 pub(crate) use system::*;
 
-use super::decode_cache::Block;
+use super::decode_cache::{Block, Decoded};
 use super::fault::{vector, Fault};
 use super::interrupt;
 use super::mmu::Tlb;
@@ -80,6 +80,17 @@ pub struct Exec<'a> {
     /// getters when a handler passes that very instruction.
     pub plan: OperandPlan,
     pub plan_insn: *const Instruction,
+    /// Set when the instruction just run went through a generic handler
+    /// (or the general operand path): the fast loop then looks at the
+    /// machine before the next one. Fast handlers change nothing the loop
+    /// watches (RIP aside, in a Jcc that ends its block).
+    pub slow_step: bool,
+    /// `mmu::kind` bits of an explicit data access at the current CPL and
+    /// EFLAGS.AC, for host TLB lookups: set when a block starts and after
+    /// every generic handler.
+    pub host_kind: u64,
+    /// The fault a fast handler reported (`fast::Exit::Fault`).
+    pub fault: Fault,
 }
 
 impl<'a> Exec<'a> {
@@ -100,6 +111,9 @@ impl<'a> Exec<'a> {
             lapic: None,
             plan: OperandPlan::NONE,
             plan_insn: std::ptr::null(),
+            slow_step: false,
+            host_kind: 0,
+            fault: Fault::UD,
         }
     }
 
@@ -128,6 +142,7 @@ impl<'a> Exec<'a> {
         end_icount: u64,
         observer: Option<&mut dyn Observer>,
     ) -> Option<StopReason> {
+        self.host_kind = fast::data_kind(self);
         if observer.is_none() && !self.needs_careful_steps() {
             return self.run_block_fast(block, end_icount);
         }
@@ -145,27 +160,44 @@ impl<'a> Exec<'a> {
     /// that turns one of them on ends the block, and the next block runs
     /// the careful loop.
     fn run_block_fast(&mut self, block: &Block, end_icount: u64) -> Option<StopReason> {
+        // Only a block that may reach the budget counts each step against it.
+        let budget_in_reach = self.s.icount + block.insns.len() as u64 >= end_icount;
         for d in &block.insns {
             let start_rip = self.s.rip;
             let start_rsp = self.s.gpr[RSP];
             self.next_rip = d.next_ip;
-            if let Err(fault) = (d.handler)(self, d) {
-                return self.fault_in_block(fault, start_rip, start_rsp);
+            if let Err(exit) = (d.handler)(self, d) {
+                if let Err(fault) = self.finish_exit(exit, d) {
+                    return self.fault_in_block(fault, start_rip, start_rsp);
+                }
             }
             self.s.rip = self.next_rip;
             self.s.icount += 1;
-            if self.yield_now {
-                return Some(StopReason::Yield);
-            }
-            if self.s.rip != d.next_ip
-                || self.needs_careful_steps()
-                || self.mem.code_pages.any_written()
-                || self.s.icount >= end_icount
-            {
-                return None;
+            if self.slow_step || budget_in_reach {
+                self.slow_step = false;
+                if self.yield_now {
+                    return Some(StopReason::Yield);
+                }
+                if self.s.rip != d.next_ip
+                    || self.needs_careful_steps()
+                    || self.mem.code_pages.any_written()
+                    || self.s.icount >= end_icount
+                {
+                    return None;
+                }
             }
         }
         self.end_of_block(block)
+    }
+
+    /// What a fast handler left undone: a miss runs the generic handler, a
+    /// fault is handed back.
+    #[inline(always)]
+    fn finish_exit(&mut self, exit: fast::Exit, d: &Decoded) -> Result<(), Fault> {
+        match exit {
+            fast::Exit::Miss => fast::miss(self, d),
+            fast::Exit::Fault => Err(self.fault),
+        }
     }
 
     /// Rolls back to the instruction's start (SDM 6.5: faults report the
@@ -236,10 +268,10 @@ impl<'a> Exec<'a> {
                     self.s.dr[6] = (self.s.dr[6] & !0xf) | hits;
                     Err(Fault::new(vector::DB))
                 } else {
-                    (d.handler)(self, d)
+                    (d.handler)(self, d).or_else(|exit| self.finish_exit(exit, d))
                 }
             } else {
-                (d.handler)(self, d)
+                (d.handler)(self, d).or_else(|exit| self.finish_exit(exit, d))
             };
             match result {
                 Ok(()) => {

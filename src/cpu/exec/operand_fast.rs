@@ -11,7 +11,7 @@ use super::Exec;
 use crate::cpu::state::{efer, CpuState, CS, FS};
 
 /// CS.L: a 64-bit code segment (with EFER.LMA).
-const ATTR_LONG: u16 = 1 << 13;
+pub(super) const ATTR_LONG: u16 = 1 << 13;
 
 impl Exec<'_> {
     /// The physical address of the planned memory operand when the short

@@ -1,11 +1,11 @@
 //! Operand access for the fast handlers: registers by a constant size,
 //! memory through the host TLB.
 
-use super::super::operand_fast::plan_linear;
+use super::super::operand_fast::{plan_linear, ATTR_LONG};
 use super::super::operand_plan::{MemPlan, OpPlan, RegPlan};
 use super::super::Exec;
 use crate::cpu::mmu::kind;
-use crate::cpu::state::rflags;
+use crate::cpu::state::{efer, rflags, CS};
 
 /// The register of a planned GPR operand (the selector checked the form;
 /// anything else reads as "not this form").
@@ -46,9 +46,10 @@ pub fn put<const S: u8>(gpr: &mut [u64; 16], r: RegPlan, v: u64) {
 }
 
 /// `mmu::kind` bits of an explicit data access now (WRITE aside), as
-/// `Exec::fast_data_phys` forms them: the host TLB keys entries by them.
+/// `Exec::fast_data_phys` forms them: the host TLB keys entries by them
+/// (`Exec::host_kind` holds them while a block runs).
 #[inline(always)]
-fn data_kind(ex: &Exec) -> u64 {
+pub fn data_kind(ex: &Exec) -> u64 {
     let user = ex.user_access();
     let mut k = (user as usize) << 2;
     if !user && ex.s.rflags & rflags::AC != 0 {
@@ -58,38 +59,39 @@ fn data_kind(ex: &Exec) -> u64 {
 }
 
 /// The RAM index of memory operand `m` (`S` bytes) when the host TLB maps
-/// it for this access; `LONG` is the block's 64-bit mode. On a miss the
-/// entry is made, if the short path allows the access, for next time.
+/// it for this access; `LONG` is the block's 64-bit mode.
 #[inline(always)]
 pub fn host_index<const S: u8, const LONG: bool>(
-    ex: &mut Exec,
+    ex: &Exec,
     m: &MemPlan,
     write: bool,
 ) -> Option<usize> {
     let linear = plan_linear(ex.s, m, write, LONG)?;
-    let k = data_kind(ex);
-    match ex.tlb.host.lookup(linear, S as u64, k, write) {
-        Some(i) => Some(i),
-        None => {
-            fill(ex, linear, S as u32, k, write);
-            None
-        }
-    }
+    ex.tlb.host.lookup(linear, S as u64, ex.host_kind, write)
 }
 
-#[inline(never)]
-fn fill(ex: &mut Exec, linear: u64, size: u32, k: u64, write: bool) {
-    let Some(phys) = ex.fast_data_phys(linear, size, write) else {
-        return;
+/// Makes the host TLB entry for operand `m` when the short path allows
+/// the access (segment, TLB, breakpoints) and its page is plain RAM
+/// (without code, for `write`). True when made.
+pub fn fill(ex: &mut Exec, m: &MemPlan, write: bool) -> bool {
+    let s = &*ex.s;
+    let long = s.msr.efer & efer::LMA != 0 && s.seg[CS].attr & ATTR_LONG != 0;
+    let Some(linear) = plan_linear(s, m, write, long) else {
+        return false;
     };
-    if let Some(page) = ex.mem.host_page(phys, write) {
-        ex.tlb.host.fill(linear, page, k, write);
-    }
+    let Some(phys) = ex.fast_data_phys(linear, m.size as u32, write) else {
+        return false;
+    };
+    let Some(page) = ex.mem.host_page(phys, write) else {
+        return false;
+    };
+    ex.tlb.host.fill(linear, page, ex.host_kind, write);
+    true
 }
 
 /// Loads `S` bytes of memory operand `m`.
 #[inline(always)]
-pub fn load<const S: u8, const LONG: bool>(ex: &mut Exec, m: &MemPlan) -> Option<u64> {
+pub fn load<const S: u8, const LONG: bool>(ex: &Exec, m: &MemPlan) -> Option<u64> {
     let i = host_index::<S, LONG>(ex, m, false)?;
     ex.mem.host_read(i, S as u32)
 }

@@ -2,15 +2,14 @@
 //! `arith::binary` and `logic::binary` do them.
 
 use super::access::{get, host_index, load, put, reg};
-use super::{generic, FastHandler, Form, MI, MR, RI, RM, RR};
+use super::{Exit, FastHandler, Form, MI, MR, RI, RM, RR};
 use crate::cpu::decode_cache::Decoded;
 use crate::cpu::exec::Exec;
-use crate::cpu::fault::Fault;
 use crate::cpu::flags::FlagOp;
 use crate::cpu::state::rflags::CF;
 use iced_x86::Mnemonic as M;
 
-type R = Result<(), Fault>;
+type R = Result<(), Exit>;
 
 const ADD: u8 = 0;
 const OR: u8 = 1;
@@ -55,24 +54,24 @@ fn binary_op<const OP: u8, const S: u8, const F: u8, const LONG: bool>(
         MR | MI => match host_index::<S, LONG>(ex, &p.mem, writes) {
             Some(i) => match ex.mem.host_read(i, S as u32) {
                 Some(v) => (v, i),
-                None => return generic(ex, d),
+                None => return Err(Exit::Miss),
             },
-            None => return generic(ex, d),
+            None => return Err(Exit::Miss),
         },
         _ => match reg(p.ops[0]) {
             Some(r) => (get::<S>(&ex.s.gpr, r), 0),
-            None => return generic(ex, d),
+            None => return Err(Exit::Miss),
         },
     };
     let b = match F {
         RR | MR => match reg(p.ops[1]) {
             Some(r) => get::<S>(&ex.s.gpr, r),
-            None => return generic(ex, d),
+            None => return Err(Exit::Miss),
         },
         RI | MI => p.imm,
         _ => match load::<S, LONG>(ex, &p.mem) {
             Some(v) => v,
-            None => return generic(ex, d),
+            None => return Err(Exit::Miss),
         },
     };
     let carry = match OP {
@@ -91,12 +90,12 @@ fn binary_op<const OP: u8, const S: u8, const F: u8, const LONG: bool>(
         match F {
             MR | MI => {
                 if ex.mem.host_write(at, S as u32, r).is_none() {
-                    return generic(ex, d);
+                    return Err(Exit::Miss);
                 }
             }
             _ => match reg(p.ops[0]) {
                 Some(dst) => put::<S>(&mut ex.s.gpr, dst, r),
-                None => return generic(ex, d),
+                None => return Err(Exit::Miss),
             },
         }
     }

@@ -4,13 +4,12 @@
 
 use super::super::{control::condition, Exec};
 use super::access::{get, host_index, put, reg};
-use super::{generic, FastHandler};
+use super::{install_plan, Exit, FastHandler};
 use crate::cpu::decode_cache::Decoded;
-use crate::cpu::fault::Fault;
 use super::super::operand_plan::{OpPlan, OperandPlan};
 use iced_x86::{ConditionCode, Instruction, OpKind};
 
-type R = Result<(), Fault>;
+type R = Result<(), Exit>;
 
 /// The condition code with discriminant `n` (iced-x86's numbering).
 const fn cc(n: u8) -> ConditionCode {
@@ -38,30 +37,28 @@ const fn cc(n: u8) -> ConditionCode {
 
 fn jcc<const CC: u8>(ex: &mut Exec, d: &Decoded) -> R {
     if condition(ex.s, cc(CC)) {
-        ex.near_jump(d.plan.imm)?;
+        ex.near_jump(d.plan.imm).map_err(|f| ex.fault(f))?;
     }
     Ok(())
 }
 
 fn setcc<const CC: u8>(ex: &mut Exec, d: &Decoded) -> R {
-    ex.plan = d.plan;
-    ex.plan_insn = &d.insn;
+    install_plan(ex, d);
     let v = condition(ex.s, cc(CC)) as u64;
-    ex.write_op(&d.insn, 0, v)
+    ex.write_op(&d.insn, 0, v).map_err(|f| ex.fault(f))
 }
 
 fn cmovcc<const CC: u8>(ex: &mut Exec, d: &Decoded) -> R {
-    ex.plan = d.plan;
-    ex.plan_insn = &d.insn;
+    install_plan(ex, d);
     let taken = condition(ex.s, cc(CC));
-    super::super::data::cmov_if(ex, &d.insn, taken)
+    super::super::data::cmov_if(ex, &d.insn, taken).map_err(|f| ex.fault(f))
 }
 
 /// CMOVcc r, r of `S` bytes: a 32-bit destination is written (zero-
 /// extended) even when the condition is false.
 fn cmov_rr<const CC: u8, const S: u8>(ex: &mut Exec, d: &Decoded) -> R {
     let (Some(dst), Some(src)) = (reg(d.plan.ops[0]), reg(d.plan.ops[1])) else {
-        return generic(ex, d);
+        return Err(Exit::Miss);
     };
     let v = if condition(ex.s, cc(CC)) { src } else { dst };
     let v = get::<S>(&ex.s.gpr, v);
@@ -73,10 +70,10 @@ fn cmov_rr<const CC: u8, const S: u8>(ex: &mut Exec, d: &Decoded) -> R {
 /// condition.
 fn cmov_rm<const CC: u8, const S: u8, const LONG: bool>(ex: &mut Exec, d: &Decoded) -> R {
     let Some(dst) = reg(d.plan.ops[0]) else {
-        return generic(ex, d);
+        return Err(Exit::Miss);
     };
     let Some(v) = host_index::<S, LONG>(ex, &d.plan.mem, false).and_then(|i| ex.mem.host_read(i, S as u32)) else {
-        return generic(ex, d);
+        return Err(Exit::Miss);
     };
     let v = if condition(ex.s, cc(CC)) { v } else { get::<S>(&ex.s.gpr, dst) };
     put::<S>(&mut ex.s.gpr, dst, v);

@@ -7,6 +7,7 @@
 //! the whole instruction again the general way.
 
 mod access;
+pub use access::data_kind;
 mod alu;
 mod cond;
 mod moves;
@@ -17,15 +18,63 @@ use crate::cpu::decode_cache::Decoded;
 use crate::cpu::fault::Fault;
 use iced_x86::{Instruction, Mnemonic as M};
 
-/// What the run loops call for each decoded instruction.
-pub type FastHandler = fn(&mut Exec, &Decoded) -> Result<(), Fault>;
+/// What the run loops call for each decoded instruction. A fast handler
+/// stays a leaf, with a one-byte result: whatever it cannot serve it
+/// leaves, with nothing changed, to `miss`; its fault waits in
+/// `Exec::fault`.
+pub type FastHandler = fn(&mut Exec, &Decoded) -> Result<(), Exit>;
+
+/// Why a fast handler did not finish its instruction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// Not served here (host TLB miss, segment rule, page crossing): run
+    /// the generic handler.
+    Miss,
+    /// The instruction faults with `Exec::fault`.
+    Fault,
+}
+
+impl Exec<'_> {
+    /// Parks `f` for the run loop.
+    #[cold]
+    pub fn fault(&mut self, f: Fault) -> Exit {
+        self.fault = f;
+        Exit::Fault
+    }
+}
 
 /// Runs `d` with its generic (catalog) handler, whose operand access
 /// reads the plan installed here.
-pub fn generic(ex: &mut Exec, d: &Decoded) -> Result<(), Fault> {
+pub fn generic(ex: &mut Exec, d: &Decoded) -> Result<(), Exit> {
+    run_generic(ex, d).map_err(|f| ex.fault(f))
+}
+
+fn run_generic(ex: &mut Exec, d: &Decoded) -> Result<(), Fault> {
+    install_plan(ex, d);
+    (d.generic)(ex, &d.insn)?;
+    // It may have changed the CPL or EFLAGS.AC.
+    ex.host_kind = data_kind(ex);
+    Ok(())
+}
+
+/// What a fast handler left: its host TLB entry is made for next time if
+/// the short path allows the access, then the generic handler runs it.
+#[cold]
+#[inline(never)]
+pub fn miss(ex: &mut Exec, d: &Decoded) -> Result<(), Fault> {
+    if !d.plan.mem.unplanned && !access::fill(ex, &d.plan.mem, true) {
+        access::fill(ex, &d.plan.mem, false);
+    }
+    run_generic(ex, d)
+}
+
+/// Lets the general operand path serve `d`, and has the fast loop look
+/// at the machine after it.
+#[inline(always)]
+fn install_plan(ex: &mut Exec, d: &Decoded) {
     ex.plan = d.plan;
     ex.plan_insn = &d.insn;
-    (d.generic)(ex, &d.insn)
+    ex.slow_step = true;
 }
 
 /// The operand shapes the fast handlers cover (operand 0, operand 1).

@@ -1,29 +1,28 @@
 //! MOV, MOVZX/MOVSX/MOVSXD and LEA.
 
 use super::access::{get, host_index, load, put, reg};
-use super::{generic, FastHandler, Form, MI, MR, RI, RM, RR};
+use super::{Exit, FastHandler, Form, MI, MR, RI, RM, RR};
 use crate::cpu::decode_cache::Decoded;
 use crate::cpu::exec::Exec;
-use crate::cpu::fault::Fault;
 
-type R = Result<(), Fault>;
+type R = Result<(), Exit>;
 
 fn mov_op<const S: u8, const F: u8, const LONG: bool>(ex: &mut Exec, d: &Decoded) -> R {
     let p = &d.plan;
     match F {
         RR | RI | RM => {
             let Some(dst) = reg(p.ops[0]) else {
-                return generic(ex, d);
+                return Err(Exit::Miss);
             };
             let v = match F {
                 RR => match reg(p.ops[1]) {
                     Some(src) => get::<S>(&ex.s.gpr, src),
-                    None => return generic(ex, d),
+                    None => return Err(Exit::Miss),
                 },
                 RI => p.imm,
                 _ => match load::<S, LONG>(ex, &p.mem) {
                     Some(v) => v,
-                    None => return generic(ex, d),
+                    None => return Err(Exit::Miss),
                 },
             };
             put::<S>(&mut ex.s.gpr, dst, v);
@@ -33,13 +32,13 @@ fn mov_op<const S: u8, const F: u8, const LONG: bool>(ex: &mut Exec, d: &Decoded
             let v = match F {
                 MR => match reg(p.ops[1]) {
                     Some(src) => get::<S>(&ex.s.gpr, src),
-                    None => return generic(ex, d),
+                    None => return Err(Exit::Miss),
                 },
                 _ => p.imm,
             };
             match host_index::<S, LONG>(ex, &p.mem, true) {
                 Some(i) if ex.mem.host_write(i, S as u32, v).is_some() => Ok(()),
-                _ => generic(ex, d),
+                _ => Err(Exit::Miss),
             }
         }
     }
@@ -58,16 +57,16 @@ fn extend_op<const D: u8, const S: u8, const SIGN: bool, const F: u8, const LONG
 ) -> R {
     let p = &d.plan;
     let Some(dst) = reg(p.ops[0]) else {
-        return generic(ex, d);
+        return Err(Exit::Miss);
     };
     let v = match F {
         RR => match reg(p.ops[1]) {
             Some(src) => get::<S>(&ex.s.gpr, src),
-            None => return generic(ex, d),
+            None => return Err(Exit::Miss),
         },
         _ => match load::<S, LONG>(ex, &p.mem) {
             Some(v) => v,
-            None => return generic(ex, d),
+            None => return Err(Exit::Miss),
         },
     };
     let v = if SIGN { sign_extend(v, S) } else { v };
@@ -79,7 +78,7 @@ fn extend_op<const D: u8, const S: u8, const SIGN: bool, const F: u8, const LONG
 /// and to the operand size by the write.
 fn lea_op<const D: u8>(ex: &mut Exec, d: &Decoded) -> R {
     let Some(dst) = reg(d.plan.ops[0]) else {
-        return generic(ex, d);
+        return Err(Exit::Miss);
     };
     let off = d.plan.mem.offset(&ex.s.gpr);
     put::<D>(&mut ex.s.gpr, dst, off);
@@ -134,7 +133,7 @@ pub fn extend(form: Form, sign: bool, dst: usize, src: usize, long: bool) -> Fas
     table
         .iter()
         .find(|(d, s, _)| (*d, *s) == (dst, src))
-        .map_or(generic, |(_, _, h)| *h)
+        .map_or(super::generic, |(_, _, h)| *h)
 }
 
 /// LEA into a register of size index `s`.
