@@ -467,7 +467,9 @@ mod tests {
         let err = run(&mut d, &[0x00]).unwrap_err();
         assert_eq!((err.key, err.asc, err.ascq), (NOT_READY, ASC_NO_MEDIUM, 2));
         assert!(run(&mut d, &[0x25]).is_err(), "no capacity without a disc");
-        let data: Vec<u8> = (0..40 * CD_BLOCK).map(|i| (i / CD_BLOCK) as u8 ^ 0x80).collect();
+        let data: Vec<u8> = (0..40 * CD_BLOCK)
+            .map(|i| (i / CD_BLOCK) as u8 ^ 0x80)
+            .collect();
         d.change(Box::new(MemBackend::new(data, true))).unwrap();
         // Events come before the attention is reported, without it.
         let ev = run(&mut d, &[0x4a, 1, 0, 0, 0x10, 0, 0, 0, 8]).unwrap();
@@ -475,7 +477,10 @@ mod tests {
         let ev = run(&mut d, &[0x4a, 1, 0, 0, 0x10, 0, 0, 0, 8]).unwrap();
         assert_eq!(ev[4..6], [2, 2], "new media, present");
         let ua = run(&mut d, &[0x00]).unwrap_err();
-        assert_eq!((ua.key, ua.asc), (UNIT_ATTENTION, ASC_MEDIUM_MAY_HAVE_CHANGED));
+        assert_eq!(
+            (ua.key, ua.asc),
+            (UNIT_ATTENTION, ASC_MEDIUM_MAY_HAVE_CHANGED)
+        );
         let s = run(&mut d, &[0x03, 0, 0, 0, 18]).unwrap();
         assert_eq!((s[2], s[12]), (UNIT_ATTENTION, ASC_MEDIUM_MAY_HAVE_CHANGED));
         run(&mut d, &[0x00]).unwrap();
