@@ -113,6 +113,22 @@ impl Machine {
         Ok(())
     }
 
+    /// An ATAPI CD-ROM drive with no disc in it (tray closed).
+    pub fn attach_empty_cdrom(&mut self, channel: usize, position: usize) {
+        let cd = AtapiCdrom::empty();
+        lock(&self.platform.ide).attach(channel, position, Media::Cdrom(cd));
+        self.note_block_device(BlockDevice {
+            name: DriveName::Ide {
+                channel,
+                position,
+                cdrom: true,
+            },
+            file: None,
+            read_only: true,
+            snapshot: false,
+        });
+    }
+
     /// Puts the raw diskette image at `path` in floppy drive `n` (0 = A:),
     /// write-protected when the file is read-only, and records the drive
     /// type in CMOS.

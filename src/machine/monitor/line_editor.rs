@@ -44,11 +44,7 @@ impl LineEditor {
                 self.line.clear();
                 return Some(line);
             }
-            0x08 | 0x7f => {
-                if self.line.pop().is_some() {
-                    echo.extend_from_slice(b"\x08 \x08");
-                }
-            }
+            0x08 | 0x7f if self.line.pop().is_some() => echo.extend_from_slice(b"\x08 \x08"),
             0x20..=0x7e => {
                 self.line.push(b);
                 echo.push(b);
