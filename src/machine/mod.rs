@@ -338,7 +338,15 @@ impl Machine {
             let taken = com1.enqueue_input(head);
             pending.drain(..taken);
         }
-        command.is_some_and(|event| self.console_event(event))
+        // Every event that has arrived (a pasted line of monitor commands).
+        let mut event = command;
+        while let Some(e) = event {
+            if self.console_event(e) {
+                return true;
+            }
+            event = self.serial_input.as_mut().and_then(|i| i.poll());
+        }
+        false
     }
 
     /// A hardware reset: the CPU restarts at the reset vector; RAM keeps

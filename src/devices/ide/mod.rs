@@ -82,6 +82,20 @@ impl PiixIde {
             .map(|d| &mut d.media)
     }
 
+    /// After the user took the disc out of the drive at `channel` and
+    /// `position`: a data transfer from it still in progress ends with a
+    /// read error rather than going on with another disc's sectors.
+    pub fn medium_changed(&mut self, channel: usize, position: usize) {
+        let c = &mut self.channels[channel & 1];
+        let data_phase = matches!(
+            c.transfer,
+            channel::Transfer::PioIn { .. } | channel::Transfer::DmaIn { .. }
+        );
+        if c.owner == position & 1 && data_phase {
+            c.media_error();
+        }
+    }
+
     /// What firmware does before an OS starts (for direct kernel boot):
     /// I/O decoding and bus mastering on, both channels enabled.
     pub fn firmware_setup(&mut self) {

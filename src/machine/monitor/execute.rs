@@ -152,6 +152,7 @@ impl Machine {
                     return Err(format!("Device '{device}' is not removable"));
                 };
                 cd.eject(force).map_err(|_| locked(device))?;
+                ide.medium_changed(channel, position);
             }
             DriveName::Floppy(n) => {
                 let mut fdc = lock(&self.platform.fdc);
@@ -179,6 +180,7 @@ impl Machine {
                 };
                 let backend = FileBackend::open(path, true).map_err(|e| cannot_open(&e))?;
                 cd.change(Box::new(backend)).map_err(|_| locked(device))?;
+                ide.medium_changed(channel, position);
                 read_only = true;
             }
             DriveName::Floppy(n) => {
