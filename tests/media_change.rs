@@ -337,3 +337,26 @@ fn monitor_change_gives_the_guest_a_unit_attention_and_the_new_disc() {
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A bare `--cdrom` is a drive with no disc: SeaBIOS finds it and gets
+/// NOT READY when it tries to boot from it (its "code 0003").
+#[test]
+fn a_bare_cdrom_flag_is_an_empty_drive_that_is_not_ready() {
+    assert!(
+        Path::new(SEABIOS).is_file(),
+        "{SEABIOS} is missing: install Debian's seabios package"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_xlat"))
+        .args(["--cdrom", "--boot", "d", "--display", "none"])
+        .args(["--serial", "none", "--debugcon", "stdio"])
+        .args(["--max-instructions", "3000000000"])
+        .output()
+        .expect("run xlat");
+    let log = String::from_utf8_lossy(&out.stdout);
+    for line in [
+        "DVD/CD [ata1-0: XLAT DVD-ROM",
+        "Boot failed: Could not read from CDROM (code 0003)",
+    ] {
+        assert!(log.contains(line), "no {line:?} in SeaBIOS's log:\n{log}");
+    }
+}
