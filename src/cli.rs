@@ -224,8 +224,10 @@ pub struct RunArgs {
     /// --hda/--hdb image files stay unchanged.
     #[arg(long)]
     pub snapshot: bool,
-    /// ISO image for the CD-ROM drive, the secondary IDE master.
-    #[arg(long, value_name = "FILE")]
+    /// ISO image for the CD-ROM drive, the secondary IDE master; without
+    /// FILE an empty drive (insert a disc with the monitor's change).
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "",
+          value_parser = parse_cdrom)]
     pub cdrom: Option<PathBuf>,
     /// Boot order for SeaBIOS: up to three of a (floppy), c (first hard
     /// disk), d (CD-ROM), e.g. d or cd. Default: c, then d.
@@ -254,6 +256,11 @@ pub fn parse_vga(s: &str) -> Result<xlat::devices::vga::VgaModel, String> {
         "none" => Ok(VgaModel::None),
         _ => Err(format!("'{s}' is not std, isa or none")),
     }
+}
+
+/// A CD image path; empty (a bare --cdrom) for an empty drive.
+pub fn parse_cdrom(s: &str) -> Result<PathBuf, String> {
+    Ok(PathBuf::from(s))
 }
 
 pub fn parse_serial(s: &str) -> Result<SerialTarget, String> {

@@ -105,8 +105,10 @@ fn boot(args: &cli::RunArgs) -> Result<ExitCode, String> {
     if let Some(p) = &args.hdb {
         machine.attach_disk_with(0, 1, p, args.snapshot)?;
     }
-    if let Some(p) = &args.cdrom {
-        machine.attach_cdrom(1, 0, p)?;
+    match &args.cdrom {
+        Some(p) if p.as_os_str().is_empty() => machine.attach_empty_cdrom(1, 0),
+        Some(p) => machine.attach_cdrom(1, 0, p)?,
+        None => {}
     }
     if let Some(p) = &args.fda {
         machine.attach_floppy(0, p)?;

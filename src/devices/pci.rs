@@ -482,6 +482,13 @@ pub struct PmState {
     timer_checked: u64,
 }
 
+impl PmState {
+    /// The PM1 status register (PMSTS) as the guest reads it.
+    pub fn pmsts(&self) -> u16 {
+        self.pmsts
+    }
+}
+
 /// The PIIX4 power management function at 00:01.3, with the clock its PM
 /// timer counts, its SCI (IRQ9) and the board's power-off request.
 pub struct Piix4Pm {

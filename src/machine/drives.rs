@@ -1,6 +1,7 @@
 //! Drives on the IDE channels and the floppy controller, and what
 //! firmware finds about them in CMOS (drive types, boot order).
 
+use super::monitor::{BlockDevice, DriveName};
 use super::{lock, Machine};
 use crate::devices::floppy::drive::Diskette;
 use crate::devices::ide::ata::AtaDisk;
@@ -75,6 +76,16 @@ impl Machine {
             ));
         }
         lock(&self.platform.ide).attach(channel, position, Media::Disk(disk));
+        self.note_block_device(BlockDevice {
+            name: DriveName::Ide {
+                channel,
+                position,
+                cdrom: false,
+            },
+            file: Some(path.to_path_buf()),
+            read_only: false,
+            snapshot,
+        });
         Ok(())
     }
 
@@ -89,7 +100,33 @@ impl Machine {
             .map_err(|e| format!("cannot open CD-ROM image {}: {e}", path.display()))?;
         let cd = AtapiCdrom::new(Box::new(backend));
         lock(&self.platform.ide).attach(channel, position, Media::Cdrom(cd));
+        self.note_block_device(BlockDevice {
+            name: DriveName::Ide {
+                channel,
+                position,
+                cdrom: true,
+            },
+            file: Some(path.to_path_buf()),
+            read_only: true,
+            snapshot: false,
+        });
         Ok(())
+    }
+
+    /// An ATAPI CD-ROM drive with no disc in it (tray closed).
+    pub fn attach_empty_cdrom(&mut self, channel: usize, position: usize) {
+        let cd = AtapiCdrom::empty();
+        lock(&self.platform.ide).attach(channel, position, Media::Cdrom(cd));
+        self.note_block_device(BlockDevice {
+            name: DriveName::Ide {
+                channel,
+                position,
+                cdrom: true,
+            },
+            file: None,
+            read_only: true,
+            snapshot: false,
+        });
     }
 
     /// Puts the raw diskette image at `path` in floppy drive `n` (0 = A:),
@@ -108,6 +145,12 @@ impl Machine {
                 path.display()
             )
         })?;
+        self.note_block_device(BlockDevice {
+            name: DriveName::Floppy(n),
+            file: Some(path.to_path_buf()),
+            read_only,
+            snapshot: false,
+        });
         let mut fdc = lock(&self.platform.fdc);
         fdc.insert(n, media);
         let types: Vec<u8> = fdc

@@ -9,6 +9,7 @@ mod firmware;
 pub mod frontend;
 pub mod fw_cfg_tables;
 pub mod linux_boot;
+pub mod monitor;
 pub mod platform;
 pub mod serial_input;
 pub mod smbios;
@@ -24,7 +25,7 @@ use crate::devices::vga::VgaModel;
 use crate::mem::GuestMemory;
 use clock::{Clock, ClockSource, VirtualClock};
 use platform::{lock, Platform};
-use serial_input::{EscapeCommand, SerialInput, ESCAPE_HELP};
+use serial_input::SerialInput;
 use std::io::Write;
 
 /// Port of the debug console (Bochs' "port E9 hack").
@@ -104,6 +105,8 @@ pub struct Machine {
     serial_input: Option<SerialInput>,
     /// Where Ctrl-A s saves the screen.
     pub screenshot_path: std::path::PathBuf,
+    /// The drives and their files, for the monitor.
+    block_devices: Vec<monitor::BlockDevice>,
     /// A window showing the screen, and when it last drew.
     frontend: Option<(Box<dyn frontend::Frontend>, std::time::Instant)>,
     /// Guest time and instruction count when the TSC was last brought up
@@ -163,6 +166,7 @@ impl Machine {
             idle: std::time::Duration::ZERO,
             serial_input: None,
             screenshot_path: "xlat-screenshot.png".into(),
+            block_devices: Vec::new(),
             frontend: None,
             tsc_sync: (0, 0),
         })
@@ -315,7 +319,8 @@ impl Machine {
     }
 
     /// Moves host bytes into COM1 as far as its receiver has room, and
-    /// acts on console escapes. Returns true when the user asked to quit.
+    /// acts on a console escape or monitor line. Returns true when the
+    /// user asked to quit.
     fn pump_serial_input(&mut self, wait: Option<Option<std::time::Duration>>) -> bool {
         let Some(input) = self.serial_input.as_mut() else {
             return false;
@@ -333,11 +338,13 @@ impl Machine {
             let taken = com1.enqueue_input(head);
             pending.drain(..taken);
         }
-        match command {
-            Some(EscapeCommand::Quit) => return true,
-            Some(EscapeCommand::Help) => eprint!("{ESCAPE_HELP}"),
-            Some(EscapeCommand::Screenshot) => self.save_screenshot(),
-            None => {}
+        // Every event that has arrived (a pasted line of monitor commands).
+        let mut event = command;
+        while let Some(e) = event {
+            if self.console_event(e) {
+                return true;
+            }
+            event = self.serial_input.as_mut().and_then(|i| i.poll());
         }
         false
     }

@@ -2,8 +2,9 @@
 //! in MMC-3/SPC-2): its identify block and what each packet command
 //! answers. Failures are CHECK CONDITION with sense data for REQUEST SENSE.
 
-use super::backend::BlockBackend;
+use super::backend::{BlockBackend, NoMedium};
 use super::identify::IdentifyBlock;
+use super::media::{MediaState, TrayLocked};
 use super::transfer::Source;
 
 pub const CD_BLOCK: usize = 2048;
@@ -15,7 +16,6 @@ const ASC_INVALID_OPCODE: u8 = 0x20;
 const ASC_LBA_OUT_OF_RANGE: u8 = 0x21;
 const ASC_INVALID_FIELD: u8 = 0x24;
 const ASC_SAVING_NOT_SUPPORTED: u8 = 0x39;
-const ASC_NO_MEDIUM: u8 = 0x3a;
 const ASC_REMOVAL_PREVENTED: u8 = 0x53;
 const ASC_READ_ERROR: u8 = 0x11;
 const MEDIUM_ERROR: u8 = 0x03;
@@ -28,16 +28,16 @@ pub struct Sense {
     pub ascq: u8,
 }
 
-const fn sense(key: u8, asc: u8, ascq: u8) -> Sense {
+pub const fn sense(key: u8, asc: u8, ascq: u8) -> Sense {
     Sense { key, asc, ascq }
 }
 
 pub struct AtapiCdrom {
+    /// The disc's image ([`NoMedium`] without one).
     backend: Box<dyn BlockBackend>,
     blocks: u64,
     pub sense: Sense,
-    locked: bool,
-    tray_open: bool,
+    media: MediaState,
     transfer_mode: u8,
 }
 
@@ -68,15 +68,23 @@ fn reply(mut data: Vec<u8>, alloc: usize) -> Result<Option<Source>, Sense> {
 }
 
 impl AtapiCdrom {
+    /// A drive with the disc `backend` in it.
     pub fn new(backend: Box<dyn BlockBackend>) -> Self {
         let blocks = backend.len() / CD_BLOCK as u64;
         AtapiCdrom {
             backend,
             blocks,
             sense: Sense::default(),
-            locked: false,
-            tray_open: false,
+            media: MediaState::loaded(),
             transfer_mode: 0,
+        }
+    }
+
+    /// A drive with no disc, its tray closed.
+    pub fn empty() -> Self {
+        AtapiCdrom {
+            media: MediaState::empty(),
+            ..AtapiCdrom::new(Box::new(NoMedium))
         }
     }
 
@@ -84,8 +92,33 @@ impl AtapiCdrom {
         self.backend.as_mut()
     }
 
+    /// Tray, lock and medium, as the monitor reports them.
+    pub fn media(&self) -> &MediaState {
+        &self.media
+    }
+
+    /// The user's eject: opens the tray and removes the disc; refused
+    /// (and the guest asked to eject) while the guest locks the tray,
+    /// unless `force`.
+    pub fn eject(&mut self, force: bool) -> Result<(), TrayLocked> {
+        self.media.user_eject(force)?;
+        self.backend = Box::new(NoMedium);
+        self.blocks = 0;
+        Ok(())
+    }
+
+    /// The user's change: ejects (as [`Self::eject`] without force), puts
+    /// the disc `backend` in and closes the tray.
+    pub fn change(&mut self, backend: Box<dyn BlockBackend>) -> Result<(), TrayLocked> {
+        self.eject(false)?;
+        self.blocks = backend.len() / CD_BLOCK as u64;
+        self.backend = backend;
+        self.media.user_insert();
+        Ok(())
+    }
+
     pub fn reset(&mut self) {
-        self.locked = false;
+        self.media.reset();
         self.sense = Sense::default();
     }
 
@@ -116,17 +149,23 @@ impl AtapiCdrom {
     }
 
     fn medium(&self) -> Result<(), Sense> {
-        if self.tray_open {
-            Err(sense(NOT_READY, ASC_NO_MEDIUM, 0))
-        } else {
-            Ok(())
-        }
+        self.media.check_ready()
     }
 
     /// Runs a packet command. `Ok(Some(src))` has data for the host; the
     /// sense is set to match the result.
     pub fn execute(&mut self, cdb: &[u8; 12]) -> Result<Option<Source>, Sense> {
-        let result = self.dispatch(cdb);
+        if cdb[0] == 0x03 && self.sense == Sense::default() {
+            if let Some(ua) = self.media.take_unit_attention_for_sense() {
+                self.sense = ua;
+            }
+        }
+        // A changed disc: the first command that is not exempt fails
+        // once with UNIT ATTENTION.
+        let result = match self.media.take_unit_attention(cdb[0]) {
+            Some(ua) => Err(ua),
+            None => self.dispatch(cdb),
+        };
         // REQUEST SENSE reports (and then clears) the previous result.
         if cdb[0] != 0x03 {
             self.sense = result.as_ref().err().copied().unwrap_or_default();
@@ -168,17 +207,14 @@ impl AtapiCdrom {
             0x1b => {
                 // START STOP UNIT: LoEj with Start clear opens the tray.
                 let (start, loej) = (cdb[4] & 1 != 0, cdb[4] & 2 != 0);
-                if loej {
-                    if !start && self.locked {
-                        return Err(sense(ILLEGAL_REQUEST, ASC_REMOVAL_PREVENTED, 2));
-                    }
-                    self.tray_open = !start;
+                if loej && self.media.guest_load_eject(start).is_err() {
+                    return Err(sense(ILLEGAL_REQUEST, ASC_REMOVAL_PREVENTED, 2));
                 }
                 Ok(None)
             }
             0x1e => {
                 // PREVENT ALLOW MEDIUM REMOVAL.
-                self.locked = cdb[4] & 1 != 0;
+                self.media.set_locked(cdb[4] & 1 != 0);
                 Ok(None)
             }
             0x25 => {
@@ -212,9 +248,9 @@ impl AtapiCdrom {
                 }
                 let alloc = be16(&cdb[7..9]);
                 let d = if cdb[4] & 0x10 != 0 {
-                    // Media class: no change; medium present unless open.
-                    let status = if self.tray_open { 0x01 } else { 0x02 };
-                    vec![0, 6, 0x04, 0x10, 0, status, 0, 0]
+                    // Media class: the next event, the tray and disc.
+                    let (event, status) = self.media.take_event();
+                    vec![0, 6, 0x04, 0x10, event, status, 0, 0]
                 } else {
                     vec![0, 2, 0x80, 0x10]
                 };
@@ -270,10 +306,12 @@ impl AtapiCdrom {
         let rt = cdb[1] & 3;
         let start = be16(&cdb[2..4]) as u16;
         let alloc = be16(&cdb[7..9]);
-        let profile: u16 = if self.tray_open { 0 } else { 0x0008 }; // CD-ROM
-                                                                    // Feature descriptors: Profile List (0), Core (1), Removable
-                                                                    // Medium (3), all current when a disc is in.
-        let current = (!self.tray_open) as u8;
+        let ready = self.media.ready();
+        // The current profile: CD-ROM when a disc can be read.
+        let profile: u16 = if ready { 0x0008 } else { 0 };
+        // Feature descriptors: Profile List (0), Core (1), Removable
+        // Medium (3); the CD-ROM profile is current when a disc is in.
+        let current = ready as u8;
         let features: [(u16, Vec<u8>); 3] = [
             (0x0000, vec![0x00, 0x08, current, 0]),
             (0x0001, vec![0, 0, 0, 2, 0, 0, 0, 0]), // ATAPI
@@ -315,7 +353,7 @@ impl AtapiCdrom {
         caps[1] = 18;
         caps[4] = 0x71; // audio play, composite, digital ports, multisession
         caps[5] = 0x01; // CD-DA commands
-        caps[6] = 0x29 | (self.locked as u8) << 1; // tray, eject, lock
+        caps[6] = 0x29 | (self.media.locked() as u8) << 1; // tray, eject, lock
         caps[8..10].copy_from_slice(&706u16.to_be_bytes()); // 4x, KB/s
         caps[12..14].copy_from_slice(&512u16.to_be_bytes());
         caps[14..16].copy_from_slice(&706u16.to_be_bytes());
@@ -326,7 +364,7 @@ impl AtapiCdrom {
             _ => return Err(sense(ILLEGAL_REQUEST, ASC_INVALID_FIELD, 0)),
         };
         let mut d = vec![0u8; 8];
-        d[2] = if self.tray_open { 0x70 } else { 0x01 }; // medium type
+        d[2] = if self.media.ready() { 0x01 } else { 0x70 }; // medium type
         for mut p in pages {
             if control == 1 {
                 // Changeable values: none.
@@ -349,6 +387,7 @@ impl AtapiCdrom {
 #[cfg(test)]
 mod tests {
     use super::super::backend::MemBackend;
+    use super::super::media::{ASC_MEDIUM_MAY_HAVE_CHANGED, ASC_NO_MEDIUM, UNIT_ATTENTION};
     use super::*;
 
     fn drive(blocks: usize) -> AtapiCdrom {
@@ -415,5 +454,55 @@ mod tests {
         assert_eq!((mode[8], mode.len()), (0x2a, 28));
         let inq = run(&mut d, &[0x12, 0, 0, 0, 5]).unwrap();
         assert_eq!(inq, [5, 0x80, 0, 0x21, 31], "cut to allocation length");
+    }
+
+    #[test]
+    fn a_changed_disc_is_seen_through_packets() {
+        let mut d = drive(100);
+        run(&mut d, &[0x1e, 0, 0, 0, 1]).unwrap();
+        assert_eq!(d.eject(false), Err(TrayLocked), "the guest locked it");
+        let ev = run(&mut d, &[0x4a, 1, 0, 0, 0x10, 0, 0, 0, 8]).unwrap();
+        assert_eq!(&ev[..6], &[0, 6, 4, 0x10, 1, 2], "eject request, disc in");
+        d.eject(true).unwrap();
+        let err = run(&mut d, &[0x00]).unwrap_err();
+        assert_eq!((err.key, err.asc, err.ascq), (NOT_READY, ASC_NO_MEDIUM, 2));
+        assert!(run(&mut d, &[0x25]).is_err(), "no capacity without a disc");
+        let data: Vec<u8> = (0..40 * CD_BLOCK)
+            .map(|i| (i / CD_BLOCK) as u8 ^ 0x80)
+            .collect();
+        d.change(Box::new(MemBackend::new(data, true))).unwrap();
+        // Events come before the attention is reported, without it.
+        let ev = run(&mut d, &[0x4a, 1, 0, 0, 0x10, 0, 0, 0, 8]).unwrap();
+        assert_eq!(ev[4..6], [3, 2], "removal, then");
+        let ev = run(&mut d, &[0x4a, 1, 0, 0, 0x10, 0, 0, 0, 8]).unwrap();
+        assert_eq!(ev[4..6], [2, 2], "new media, present");
+        let ua = run(&mut d, &[0x00]).unwrap_err();
+        assert_eq!(
+            (ua.key, ua.asc),
+            (UNIT_ATTENTION, ASC_MEDIUM_MAY_HAVE_CHANGED)
+        );
+        let s = run(&mut d, &[0x03, 0, 0, 0, 18]).unwrap();
+        assert_eq!((s[2], s[12]), (UNIT_ATTENTION, ASC_MEDIUM_MAY_HAVE_CHANGED));
+        run(&mut d, &[0x00]).unwrap();
+        assert_eq!(run(&mut d, &[0x25]).unwrap(), [0, 0, 0, 39, 0, 0, 8, 0]);
+        let toc = run(&mut d, &[0x43, 0, 0, 0, 0, 0, 0, 0, 100]).unwrap();
+        assert_eq!(&toc[14..20], &[0xaa, 0, 0, 0, 0, 40]);
+        let block = run(&mut d, &[0x28, 0, 0, 0, 0, 16, 0, 0, 1]).unwrap();
+        assert_eq!(block, vec![16 ^ 0x80; CD_BLOCK]);
+    }
+
+    #[test]
+    fn request_sense_first_reports_the_change_and_an_empty_drive_is_not_ready() {
+        let mut d = drive(4);
+        d.change(Box::new(MemBackend::new(vec![0; CD_BLOCK], true)))
+            .unwrap();
+        let s = run(&mut d, &[0x03, 0, 0, 0, 18]).unwrap();
+        assert_eq!(s[2], UNIT_ATTENTION);
+        run(&mut d, &[0x00]).unwrap();
+        let mut e = AtapiCdrom::empty();
+        let err = run(&mut e, &[0x28, 0, 0, 0, 0, 0, 0, 0, 1]).unwrap_err();
+        assert_eq!((err.key, err.asc, err.ascq), (NOT_READY, ASC_NO_MEDIUM, 1));
+        let conf = run(&mut e, &[0x46, 0, 0, 0, 0, 0, 0, 0, 64]).unwrap();
+        assert_eq!(&conf[6..8], &[0, 0], "no current profile");
     }
 }

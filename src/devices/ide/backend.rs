@@ -85,6 +85,27 @@ impl BlockBackend for FileBackend {
     }
 }
 
+/// The empty place of a removable drive with no disc: nothing to read.
+pub struct NoMedium;
+
+impl BlockBackend for NoMedium {
+    fn len(&self) -> u64 {
+        0
+    }
+    fn read_only(&self) -> bool {
+        true
+    }
+    fn read_at(&mut self, _offset: u64, _buf: &mut [u8]) -> io::Result<()> {
+        Err(io::Error::new(io::ErrorKind::NotFound, "no medium"))
+    }
+    fn write_at(&mut self, _offset: u64, _buf: &[u8]) -> io::Result<()> {
+        Err(io::Error::new(io::ErrorKind::NotFound, "no medium"))
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// An image held in memory (tests, scratch disks).
 pub struct MemBackend {
     pub data: Vec<u8>,

@@ -10,7 +10,7 @@
 //! bus-master ports: 0-7 primary, 8-15 secondary.
 //!
 //! Files: [`taskfile`] registers, [`channel`] the protocols, [`ata`] and
-//! [`atapi`] the devices, [`busmaster`] DMA, [`transfer`] data streams,
+//! [`atapi`] the devices ([`media`] a CD-ROM's tray and disc), [`busmaster`] DMA, [`transfer`] data streams,
 //! [`backend`] the images, [`overlay`] throwaway writes.
 
 pub mod ata;
@@ -19,6 +19,7 @@ pub mod backend;
 pub mod busmaster;
 pub mod channel;
 pub mod identify;
+pub mod media;
 pub mod overlay;
 pub mod taskfile;
 pub mod transfer;
@@ -71,6 +72,28 @@ impl PiixIde {
     /// (0 master, 1 slave).
     pub fn attach(&mut self, channel: usize, position: usize, media: Media) {
         self.channels[channel & 1].attach(position, media);
+    }
+
+    /// The device at `channel` and `position`, if there is one (the
+    /// monitor's eject and change reach a CD-ROM's tray through it).
+    pub fn media_mut(&mut self, channel: usize, position: usize) -> Option<&mut Media> {
+        self.channels[channel & 1].drives[position & 1]
+            .as_mut()
+            .map(|d| &mut d.media)
+    }
+
+    /// After the user took the disc out of the drive at `channel` and
+    /// `position`: a data transfer from it still in progress ends with a
+    /// read error rather than going on with another disc's sectors.
+    pub fn medium_changed(&mut self, channel: usize, position: usize) {
+        let c = &mut self.channels[channel & 1];
+        let data_phase = matches!(
+            c.transfer,
+            channel::Transfer::PioIn { .. } | channel::Transfer::DmaIn { .. }
+        );
+        if c.owner == position & 1 && data_phase {
+            c.media_error();
+        }
     }
 
     /// What firmware does before an OS starts (for direct kernel boot):

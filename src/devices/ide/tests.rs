@@ -412,6 +412,30 @@ fn atapi_read10_in_byte_count_limited_pieces_and_sense() {
 }
 
 #[test]
+fn a_disc_changed_mid_read_ends_the_read_with_an_error() {
+    let mut r = Rig::new(vec![], vec![(0, cdrom(32))]);
+    packet(&mut r, &[0x28, 0, 0, 0, 0, 3, 0, 0, 2], 2048, false);
+    r.read_words(0x170, 1024);
+    {
+        let mut ide = r.ide.lock().unwrap();
+        let Some(Media::Cdrom(cd)) = ide.media_mut(1, 0) else {
+            panic!("no CD-ROM")
+        };
+        cd.change(Box::new(MemBackend::new(vec![0xee; 64 * CD_BLOCK], true)))
+            .unwrap();
+        ide.medium_changed(1, 0);
+    }
+    assert_eq!(r.inb(0x177) & 0x09, 0x01, "ERR, no more data");
+    assert_eq!(r.read_words(0x170, 1), [0, 0]);
+    // The next command learns of the change; then the new disc reads.
+    packet(&mut r, &[0x00], 0, false);
+    assert_eq!(r.inb(0x171) >> 4, 6, "UNIT ATTENTION");
+    packet(&mut r, &[0x28, 0, 0, 0, 0, 40, 0, 0, 1], 2048, false);
+    assert_eq!(r.inb(0x177), 0x58);
+    assert!(r.read_words(0x170, 1024).iter().all(|&b| b == 0xee));
+}
+
+#[test]
 fn atapi_read_by_dma() {
     let mut r = Rig::new(vec![], vec![(0, cdrom(8))]);
     r.mem.write(0x8000, 4, 0x30000);
