@@ -381,7 +381,13 @@ impl CpuState {
     /// Writes the arithmetic flags in `mask` from `bits`, keeping the rest.
     #[inline]
     pub fn set_arith_flags(&mut self, mask: u64, bits: u64) {
-        let f = self.flags();
+        // A pending operation only defines arithmetic flags: when all of
+        // them are written, RFLAGS already holds the rest.
+        let f = if mask & rflags::ARITH == rflags::ARITH {
+            self.rflags
+        } else {
+            self.flags()
+        };
         self.set_flags((f & !mask) | (bits & mask));
     }
 }

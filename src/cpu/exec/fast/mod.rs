@@ -11,6 +11,7 @@ pub use access::data_kind;
 mod alu;
 mod cond;
 mod moves;
+mod shift_mul;
 
 use super::operand_plan::{OpPlan, OperandPlan};
 use super::Exec;
@@ -124,13 +125,19 @@ pub fn select(insn: &Instruction, plan: &mut OperandPlan, bitness: u32) -> FastH
     if let Some(h) = cond::select(insn, plan, bitness) {
         return h;
     }
-    if insn.has_lock_prefix() || insn.op_count() != 2 {
+    if insn.has_lock_prefix() {
+        return generic;
+    }
+    let long = bitness == 64;
+    if let Some(h) = shift_or_multiply(insn, plan, long) {
+        return h;
+    }
+    if insn.op_count() != 2 {
         return generic;
     }
     let Some(form) = form(plan) else {
         return generic;
     };
-    let long = bitness == 64;
     let picked = match insn.mnemonic() {
         M::Mov => size_index(plan, 0).map(|s| moves::mov(form, s, long)),
         M::Movzx | M::Movsx | M::Movsxd if matches!(form, Form::RegReg | Form::RegMem) => {
@@ -144,6 +151,27 @@ pub fn select(insn: &Instruction, plan: &mut OperandPlan, bitness: u32) -> FastH
         m => alu::op_of(m).and_then(|op| size_index(plan, 0).map(|s| alu::binary(op, form, s, long))),
     };
     picked.unwrap_or(generic)
+}
+
+/// Shifts of a register by an immediate or CL, and IMUL's two- and
+/// three-operand forms.
+fn shift_or_multiply(insn: &Instruction, plan: &OperandPlan, long: bool) -> Option<FastHandler> {
+    let s = size_index(plan, 0)?;
+    match (insn.mnemonic(), plan.ops) {
+        (M::Shl | M::Sal | M::Shr | M::Sar, [OpPlan::Gpr(_), OpPlan::Imm | OpPlan::Gpr(_)])
+            if insn.op_count() == 2 =>
+        {
+            shift_mul::shift(insn.mnemonic(), s)
+        }
+        (M::Imul, [OpPlan::Gpr(_), OpPlan::Gpr(_) | OpPlan::Mem]) if insn.op_count() >= 2 => {
+            let mem = plan.ops[1] == OpPlan::Mem;
+            if mem && plan.mem.unplanned {
+                return None;
+            }
+            shift_mul::imul(s, mem, insn.op_count() == 3, long)
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -48,6 +48,10 @@ fn covered(m: M) -> bool {
             | M::Xor
             | M::Cmp
             | M::Test
+            | M::Shl
+            | M::Shr
+            | M::Sar
+            | M::Imul
             | M::Cmova
             | M::Cmovae
             | M::Cmovb
@@ -99,6 +103,7 @@ fn operand_bytes(k: K) -> Option<u32> {
         K::r32_or_mem | K::r32_reg | K::r32_opcode | K::imm32 | K::imm8sex32 => 4,
         K::r64_or_mem | K::r64_reg | K::r64_opcode | K::imm64 | K::imm8sex64 | K::imm32sex64 => 8,
         K::mem => 0,
+        K::cl => 1,
         _ => return None,
     })
 }
@@ -175,6 +180,10 @@ fn random_instruction(rng: &mut Rng, code: Code, mode: Mode) -> Option<(Vec<u8>,
                     OpKind::Immediate32 | OpKind::Immediate32to64 => insn.set_immediate32(v as u32),
                     _ => insn.set_immediate64(v),
                 }
+            }
+            K::cl => {
+                insn.set_op_kind(i, OpKind::Register);
+                insn.set_op_register(i, Register::CL);
             }
             _ => {
                 insn.set_op_kind(i, OpKind::Register);
