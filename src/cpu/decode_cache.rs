@@ -92,6 +92,34 @@ pub struct DecodeCache {
     /// one compare instead of a hash-map probe. Every block here is also
     /// in `blocks`, and leaves both together.
     recent: Vec<Option<(Key, Rc<Block>)>>,
+    /// Blocks by where the CPU fetches them (CS:RIP and the mode), so a
+    /// hit skips the fetch translation. Valid while `epoch` and the TLB's
+    /// generation stand: a flushed translation, an A20 flip or a dropped
+    /// block makes every entry miss.
+    by_linear: Vec<Option<(Fetch, Rc<Block>)>>,
+    /// Moves when blocks are dropped.
+    epoch: u64,
+}
+
+/// What finding a block by CS:RIP depends on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Fetch {
+    ip: u64,
+    cs_base: u64,
+    /// CR0.PE/PG, EFER.LMA, EFLAGS.VM, CS's attributes and RPL, A20.
+    mode: u64,
+    /// TLB generation plus the cache's epoch.
+    generation: u64,
+}
+
+fn fetch_mode(s: &CpuState, a20: bool) -> u64 {
+    use super::state::{cr0, efer};
+    (s.cr0 & (cr0::PE | cr0::PG))
+        | (s.msr.efer & efer::LMA)
+        | (s.rflags & rflags::VM)
+        | (s.seg[CS].attr as u64) << 32
+        | ((s.seg[CS].selector & 3) as u64) << 48
+        | (a20 as u64) << 60
 }
 
 impl Default for DecodeCache {
@@ -102,6 +130,8 @@ impl Default for DecodeCache {
             blocks: FastMap::default(),
             by_page: FastMap::default(),
             recent: vec![None; RECENT_SLOTS],
+            by_linear: vec![None; RECENT_SLOTS],
+            epoch: 0,
         }
     }
 }
@@ -124,6 +154,8 @@ pub fn code_bitness(s: &CpuState) -> u32 {
 
 impl DecodeCache {
     pub fn clear(&mut self) {
+        self.epoch += 1;
+        self.by_linear.iter_mut().for_each(|e| *e = None);
         self.blocks.clear();
         self.by_page.clear();
         self.recent.iter_mut().for_each(|e| *e = None);
@@ -133,6 +165,7 @@ impl DecodeCache {
     pub fn invalidate(&mut self, mem: &mut GuestMemory) {
         for page in mem.code_pages.take_written() {
             if let Some(keys) = self.by_page.remove(&page) {
+                self.epoch += 1;
                 for k in keys {
                     self.blocks.remove(&k);
                     let slot = &mut self.recent[recent_slot(&k)];
@@ -157,6 +190,34 @@ impl DecodeCache {
         if bitness != 64 && ip > cs.limit as u64 {
             return Err(Fault::gp(0));
         }
+        let fetch = Fetch {
+            ip,
+            cs_base: cs.base,
+            mode: fetch_mode(s, mem.a20_enabled()),
+            generation: tlb.generation.wrapping_add(self.epoch),
+        };
+        let fetch_slot = (ip ^ (ip >> 12)) as usize & (RECENT_SLOTS - 1);
+        if let Some((f, b)) = &self.by_linear[fetch_slot] {
+            if *f == fetch {
+                return Ok(b.clone());
+            }
+        }
+        let block = self.lookup_translated(s, mem, tlb, bitness)?;
+        self.by_linear[fetch_slot] = Some((fetch, block.clone()));
+        Ok(block)
+    }
+
+    /// `lookup` past the fetch cache: translate CS:RIP, then find or decode
+    /// the block at that physical address.
+    fn lookup_translated(
+        &mut self,
+        s: &mut CpuState,
+        mem: &mut GuestMemory,
+        tlb: &mut Tlb,
+        bitness: u32,
+    ) -> Result<Rc<Block>, Fault> {
+        let ip = s.rip;
+        let cs = &s.seg[CS];
         let addr_mask = if bitness == 64 { u64::MAX } else { 0xffff_ffff };
         let linear = cs.base.wrapping_add(ip) & addr_mask;
         let user =

@@ -116,15 +116,16 @@ impl Cpu {
         mut observer: Option<&mut dyn Observer>,
     ) -> StopReason {
         let end = self.state.icount.saturating_add(budget);
-        while self.state.icount < end {
-            if self.state.halted {
+        // One executor for all the blocks of this run.
+        let mut ex = Exec::new(&mut self.state, mem, io, &mut self.tlb);
+        ex.lapic = self.lapic.as_deref();
+        while ex.s.icount < end {
+            if ex.s.halted {
                 return StopReason::Halted;
             }
-            let block = match self.cache.lookup(&mut self.state, mem, &mut self.tlb) {
+            let block = match self.cache.lookup(ex.s, ex.mem, ex.tlb) {
                 Ok(block) => block,
                 Err(fault) => {
-                    let mut ex = Exec::new(&mut self.state, mem, io, &mut self.tlb);
-                    ex.lapic = self.lapic.as_deref();
                     if let Err(stop) = interrupt::deliver_fault(&mut ex, fault) {
                         return stop;
                     }
@@ -133,30 +134,28 @@ impl Cpu {
             };
             // The decode may have made a page a code page, and A20 may
             // have moved: host TLB entries made before are stale.
-            let epoch = mem.host_map_epoch();
-            if self.tlb.host.epoch != epoch {
-                self.tlb.host.flush();
-                self.tlb.host.epoch = epoch;
+            let epoch = ex.mem.host_map_epoch();
+            if ex.tlb.host.epoch != epoch {
+                ex.tlb.host.flush();
+                ex.tlb.host.epoch = epoch;
             }
-            let block_start = self.state.seg[state::CS].base.wrapping_add(self.state.rip);
-            let icount_before = self.state.icount;
-            let mut ex = Exec::new(&mut self.state, mem, io, &mut self.tlb);
-            ex.lapic = self.lapic.as_deref();
+            let block_start = ex.s.seg[state::CS].base.wrapping_add(ex.s.rip);
+            let icount_before = ex.s.icount;
             let reason = match observer {
                 Some(ref mut o) => ex.run_block(&block, end, Some(&mut **o)),
                 None => ex.run_block(&block, end, None),
             };
             if let Some(profile) = &mut self.profile {
-                profile.record(block_start, self.state.icount - icount_before);
+                profile.record(block_start, ex.s.icount - icount_before);
             }
             if let Some(stop) = reason {
-                if self.state.halted {
+                if ex.s.halted {
                     return StopReason::Halted;
                 }
                 return stop;
             }
-            if mem.code_pages.any_written() {
-                self.cache.invalidate(mem);
+            if ex.mem.code_pages.any_written() {
+                self.cache.invalidate(ex.mem);
             }
         }
         StopReason::Budget

@@ -143,6 +143,8 @@ impl<'a> Exec<'a> {
         observer: Option<&mut dyn Observer>,
     ) -> Option<StopReason> {
         self.host_kind = fast::data_kind(self);
+        self.yield_now = false;
+        self.slow_step = false;
         if observer.is_none() && !self.needs_careful_steps() {
             return self.run_block_fast(block, end_icount);
         }

@@ -56,6 +56,9 @@ pub struct Tlb {
     entries: Box<[TlbEntry; ENTRIES]>,
     /// Linear page to RAM index for the fast handlers; flushed with this.
     pub host: HostTlb,
+    /// Counts flushes: what was found through a translation (the decode
+    /// cache's fetch entries) holds only while this stands.
+    pub generation: u64,
     /// Some valid entry came from a page larger than 4 KiB.
     has_large: bool,
 }
@@ -65,6 +68,7 @@ impl Default for Tlb {
         Tlb {
             entries: Box::new([EMPTY; ENTRIES]),
             host: HostTlb::default(),
+            generation: 0,
             has_large: false,
         }
     }
@@ -112,12 +116,14 @@ impl Tlb {
     pub fn flush_all(&mut self) {
         self.entries.fill(EMPTY);
         self.host.flush();
+        self.generation += 1;
         self.has_large = false;
     }
 
     /// Drops translations of non-global pages (CR3 load with PGE on).
     pub fn flush_non_global(&mut self) {
         self.host.flush();
+        self.generation += 1;
         for e in self.entries.iter_mut() {
             if e.flags & flags::GLOBAL == 0 {
                 *e = EMPTY;
@@ -133,6 +139,7 @@ impl Tlb {
             *e = EMPTY;
         }
         self.host.flush_page(linear);
+        self.generation += 1;
         if self.has_large {
             self.host.flush();
             for e in self.entries.iter_mut() {
