@@ -12,6 +12,7 @@ mod alu;
 mod cond;
 mod moves;
 mod shift_mul;
+mod stack;
 
 use super::operand_plan::{OpPlan, OperandPlan};
 use super::Exec;
@@ -129,6 +130,9 @@ pub fn select(insn: &Instruction, plan: &mut OperandPlan, bitness: u32) -> FastH
         return generic;
     }
     let long = bitness == 64;
+    if let Some(h) = stack::select(insn, plan, long) {
+        return h;
+    }
     if let Some(h) = shift_or_multiply(insn, plan, long) {
         return h;
     }

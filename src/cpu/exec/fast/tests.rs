@@ -3,7 +3,8 @@
 //! flags, the data pages and where each run stopped must agree. Each
 //! program is laid out three times in a row, so its memory operands are
 //! served by the host TLB on the later passes, and some operands straddle
-//! the boundary between the two data pages.
+//! the boundary between the two data pages. A CALL/JMP/RET trio now and
+//! then takes the stack and branch handlers through their paces.
 
 use crate::cpu::state::{cr0, cr4, efer, Segment, CS, DS, ES, FS, GS, SS};
 use crate::cpu::test_support::flat_protected_mode;
@@ -52,6 +53,8 @@ fn covered(m: M) -> bool {
             | M::Shr
             | M::Sar
             | M::Imul
+            | M::Push
+            | M::Pop
             | M::Cmova
             | M::Cmovae
             | M::Cmovb
@@ -250,6 +253,8 @@ fn machine(mode: Mode, fast: bool, regs: &[u64; 16], flags: u64) -> (Cpu, GuestM
                 s.seg[r] = seg(DATA);
             }
             s.rip = 0;
+            // Pushes and pops stay clear of the segment's ends.
+            s.gpr[4] = 0x8000;
             cpu
         }
         Mode::Protected32 => flat_protected_mode(&mut mem, CODE),
@@ -316,6 +321,14 @@ fn lockstep(mode: Mode, programs: u64, seed: u64) {
         let mut body = Vec::new();
         let mut listing = Vec::new();
         while listing.len() < 24 {
+            if rng.next() % 8 == 0 {
+                // call L1; jmp L2; L1: ret; L2:
+                let call: &[u8] = if mode == Mode::Real { &[0xe8, 2, 0] } else { &[0xe8, 2, 0, 0, 0] };
+                body.extend_from_slice(call);
+                body.extend_from_slice(&[0xeb, 0x01, 0xc3]);
+                listing.push("call; jmp; ret".to_string());
+                continue;
+            }
             let code = codes[(rng.next() % codes.len() as u64) as usize];
             if let Some((bytes, memory)) = random_instruction(&mut rng, code, mode) {
                 listing.push(format!("{code:?} {bytes:02x?}"));
@@ -338,7 +351,11 @@ fn lockstep(mode: Mode, programs: u64, seed: u64) {
         assert_eq!(fast.flags, slow.flags, "{what}");
         assert!(fast.data == slow.data, "data differs: {what}");
         let end = program.len() as u64 + if mode == Mode::Real { 0 } else { CODE };
-        completed += (fast.stop == StopReason::Halted && fast.rip == end) as u64;
+        let done = fast.stop == StopReason::Halted && fast.rip == end;
+        if !done && std::env::var("FAST_DEBUG").is_ok() {
+            eprintln!("{what}\nstop {:?} rip {:x} sp {:x}", fast.stop, fast.rip, fast.gpr[4]);
+        }
+        completed += done as u64;
     }
     // The programs have no faulting operands: all run to their HLT.
     assert_eq!(completed, programs, "{mode:?}");
