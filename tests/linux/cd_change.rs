@@ -65,18 +65,19 @@ fn linux_reads_the_new_disc_after_a_change_from_the_monitor() {
     );
 
     // Ctrl-A c to the monitor, the change, Ctrl-A c back to the guest; the
-    // guest keeps running, blocked in `read` until the last line.
+    // guest keeps running, blocked in `read` until the last line. The
+    // monitor talks on stderr.
     let limit = Duration::from_secs(60);
     s.type_text("\x01c");
-    let at = s.expect(at, "(xlat) ", limit);
+    let m = s.expect_stderr(0, "(xlat) ", limit);
     s.type_text("info block\r");
-    let at = s.expect(at, &info_line(&a_iso), limit);
-    let at = s.expect(at, "not locked, tray closed", limit);
+    let m = s.expect_stderr(m, &info_line(&a_iso), limit);
+    let m = s.expect_stderr(m, "not locked, tray closed", limit);
     s.type_text(&format!("change ide1-cd0 {}\r", b_iso.display()));
-    let at = s.expect(at, "(xlat) ", limit);
+    let m = s.expect_stderr(m, "(xlat) ", limit);
     s.type_text("info block\r");
-    let at = s.expect(at, &info_line(&b_iso), limit);
-    let at = s.expect(at, "(xlat) ", limit);
+    let m = s.expect_stderr(m, &info_line(&b_iso), limit);
+    s.expect_stderr(m, "(xlat) ", limit);
     s.type_text("\x01c\r");
 
     s.expect(at, "XLAT-CD second ", Duration::from_secs(10 * 60));

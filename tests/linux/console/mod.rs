@@ -97,22 +97,42 @@ impl Session {
     /// Waits until the console output after byte `from` contains `text`;
     /// returns the offset just past it.
     pub fn expect(&mut self, from: usize, text: &str, limit: Duration) -> usize {
+        let output = self.output.clone();
+        self.wait_for(&output, "console", from, text, limit)
+    }
+
+    /// The same on stderr, where xlat's monitor talks (beside xlat's own
+    /// messages).
+    pub fn expect_stderr(&mut self, from: usize, text: &str, limit: Duration) -> usize {
+        let errors = self.errors.clone();
+        self.wait_for(&errors, "stderr", from, text, limit)
+    }
+
+    fn wait_for(
+        &mut self,
+        stream: &Mutex<Vec<u8>>,
+        name: &str,
+        from: usize,
+        text: &str,
+        limit: Duration,
+    ) -> usize {
         let started = Instant::now();
         loop {
-            let console = self.console();
-            if let Some(at) = console.get(from..).and_then(|s| s.find(text)) {
+            let seen = String::from_utf8_lossy(&stream.lock().unwrap()).into_owned();
+            if let Some(at) = seen.get(from..).and_then(|s| s.find(text)) {
                 return from + at + text.len();
             }
             let exited = self.child.try_wait().unwrap();
             if exited.is_some() || started.elapsed() > limit {
                 let _ = self.child.kill();
                 panic!(
-                    "waiting for {text:?} (xlat {}); the console ended with:\n{}",
+                    "waiting for {text:?} on {name} (xlat {}); stderr:\n{}\nthe console ended with:\n{}",
                     if exited.is_some() {
                         "exited"
                     } else {
                         "timed out"
                     },
+                    self.stderr(),
                     self.tail()
                 );
             }
