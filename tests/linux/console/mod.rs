@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// A running xlat whose stdout (the console, and the monitor when it is
-/// switched to) and stderr are collected as they arrive.
+/// A running xlat whose stdout (the guest's console) and stderr (xlat's
+/// messages and its monitor) are collected as they arrive.
 pub struct Session {
     child: Child,
     output: Arc<Mutex<Vec<u8>>>,
