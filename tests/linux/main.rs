@@ -9,12 +9,15 @@
 //!   and a real bootloader from a CD and from a FAT hard disk.
 //! - `disk_persist`: Linux's ata_piix writing a disk that a second boot
 //!   reads back.
+//! - `cd_change`: a disc changed from the monitor, seen by Linux's sr_mod.
 //! - `framebuffer`: bochs-drm's console on the PCI VGA at two resolutions.
 
 mod bootloader;
+mod console;
 mod guests;
 
 mod boot;
+mod cd_change;
 mod disk_persist;
 mod framebuffer;
 mod isolinux_cd;
