@@ -179,7 +179,13 @@ mod tests {
     #[test]
     fn flag_bits_agree_with_compute() {
         let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        let ops = [FlagOp::Add, FlagOp::Sub, FlagOp::Logic, FlagOp::Inc, FlagOp::Dec];
+        let ops = [
+            FlagOp::Add,
+            FlagOp::Sub,
+            FlagOp::Logic,
+            FlagOp::Inc,
+            FlagOp::Dec,
+        ];
         for i in 0..20_000u64 {
             x ^= x << 13;
             x ^= x >> 7;
@@ -197,7 +203,11 @@ mod tests {
             l.set(op, size, a, b, r);
             let rflags = x.rotate_left(23) & ARITH;
             let want = x.rotate_left(31) & ARITH;
-            assert_eq!(l.flag_bits(rflags, want), l.merge(rflags) & want, "{op:?} {size} {a:x} {b:x}");
+            assert_eq!(
+                l.flag_bits(rflags, want),
+                l.merge(rflags) & want,
+                "{op:?} {size} {a:x} {b:x}"
+            );
         }
     }
 

@@ -20,6 +20,9 @@ pub const STACK_AT: u64 = BUF_MID + 64;
 pub struct Rng(pub u64);
 
 impl Rng {
+    // Not `Iterator::next`: the stream never ends, and callers want the
+    // number itself.
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x << 13;

@@ -11,8 +11,8 @@ mod walk;
 #[cfg(test)]
 mod tests;
 
-pub use pdpte::read_pdptes;
 pub use host_tlb::HostTlb;
+pub use pdpte::read_pdptes;
 pub use tlb::{flags as tlb_flags, Tlb, TlbEntry};
 
 use super::fault::Fault;

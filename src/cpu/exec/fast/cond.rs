@@ -2,11 +2,11 @@
 //! flag test folds to the one or two flags it needs; a Jcc's target sits
 //! in the operand plan's immediate.
 
+use super::super::operand_plan::{OpPlan, OperandPlan};
 use super::super::{control::condition, Exec};
 use super::access::{get, host_index, put, reg};
 use super::{install_plan, Exit, FastHandler};
 use crate::cpu::decode_cache::Decoded;
-use super::super::operand_plan::{OpPlan, OperandPlan};
 use iced_x86::{ConditionCode, Instruction, OpKind};
 
 type R = Result<(), Exit>;
@@ -72,10 +72,16 @@ fn cmov_rm<const CC: u8, const S: u8, const LONG: bool>(ex: &mut Exec, d: &Decod
     let Some(dst) = reg(d.plan.ops[0]) else {
         return Err(Exit::Miss);
     };
-    let Some(v) = host_index::<S, LONG>(ex, &d.plan.mem, false).and_then(|i| ex.mem.host_read(i, S as u32)) else {
+    let Some(v) =
+        host_index::<S, LONG>(ex, &d.plan.mem, false).and_then(|i| ex.mem.host_read(i, S as u32))
+    else {
         return Err(Exit::Miss);
     };
-    let v = if condition(ex.s, cc(CC)) { v } else { get::<S>(&ex.s.gpr, dst) };
+    let v = if condition(ex.s, cc(CC)) {
+        v
+    } else {
+        get::<S>(&ex.s.gpr, dst)
+    };
     put::<S>(&mut ex.s.gpr, dst, v);
     Ok(())
 }

@@ -152,7 +152,9 @@ pub fn select(insn: &Instruction, plan: &mut OperandPlan, bitness: u32) -> FastH
             }
         }
         M::Lea if form == Form::RegMem => size_index(plan, 0).map(moves::lea),
-        m => alu::op_of(m).and_then(|op| size_index(plan, 0).map(|s| alu::binary(op, form, s, long))),
+        m => {
+            alu::op_of(m).and_then(|op| size_index(plan, 0).map(|s| alu::binary(op, form, s, long)))
+        }
     };
     picked.unwrap_or(generic)
 }

@@ -101,9 +101,24 @@ fn imul_op<const S: u8, const MEM: bool, const THREE: bool, const LONG: bool>(
 /// A shift of a register by an immediate or CL, size index `s`.
 pub fn shift(m: M, s: usize) -> Option<FastHandler> {
     let table: [FastHandler; 4] = match m {
-        M::Shl | M::Sal => [shift_op::<SHL, 1>, shift_op::<SHL, 2>, shift_op::<SHL, 4>, shift_op::<SHL, 8>],
-        M::Shr => [shift_op::<SHR, 1>, shift_op::<SHR, 2>, shift_op::<SHR, 4>, shift_op::<SHR, 8>],
-        M::Sar => [shift_op::<SAR, 1>, shift_op::<SAR, 2>, shift_op::<SAR, 4>, shift_op::<SAR, 8>],
+        M::Shl | M::Sal => [
+            shift_op::<SHL, 1>,
+            shift_op::<SHL, 2>,
+            shift_op::<SHL, 4>,
+            shift_op::<SHL, 8>,
+        ],
+        M::Shr => [
+            shift_op::<SHR, 1>,
+            shift_op::<SHR, 2>,
+            shift_op::<SHR, 4>,
+            shift_op::<SHR, 8>,
+        ],
+        M::Sar => [
+            shift_op::<SAR, 1>,
+            shift_op::<SAR, 2>,
+            shift_op::<SAR, 4>,
+            shift_op::<SAR, 8>,
+        ],
         _ => return None,
     };
     Some(table[s & 3])

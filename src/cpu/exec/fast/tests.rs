@@ -121,7 +121,9 @@ fn register(rng: &mut Rng, bytes: u32, mode: Mode) -> Register {
     };
     let i = pool[(rng.next() % pool.len() as u64) as usize];
     match bytes {
-        1 if i < 4 && rng.next() % 3 == 0 => [Register::AH, Register::CH, Register::DH, Register::BH][i],
+        1 if i < 4 && rng.next() % 3 == 0 => {
+            [Register::AH, Register::CH, Register::DH, Register::BH][i]
+        }
         1 if i >= 4 && mode != Mode::Long => Register::AL,
         1 => nth(Register::AL, if i >= 4 { i + 4 } else { i }),
         2 => nth(Register::AX, i),
@@ -166,7 +168,13 @@ fn random_instruction(rng: &mut Rng, code: Code, mode: Mode) -> Option<(Vec<u8>,
             K::r8_or_mem | K::r16_or_mem | K::r32_or_mem | K::r64_or_mem if rng.next() % 2 == 0 => {
                 set_memory(&mut insn, i, rng, mode)
             }
-            K::imm8 | K::imm16 | K::imm32 | K::imm64 | K::imm8sex16 | K::imm8sex32 | K::imm8sex64
+            K::imm8
+            | K::imm16
+            | K::imm32
+            | K::imm64
+            | K::imm8sex16
+            | K::imm8sex32
+            | K::imm8sex64
             | K::imm32sex64 => {
                 insn.set_op_kind(i, imm_kind(k));
                 let width = match k {
@@ -176,9 +184,10 @@ fn random_instruction(rng: &mut Rng, code: Code, mode: Mode) -> Option<(Vec<u8>,
                 };
                 let v = rng.edge_value(width);
                 match imm_kind(k) {
-                    OpKind::Immediate8 | OpKind::Immediate8to16 | OpKind::Immediate8to32 | OpKind::Immediate8to64 => {
-                        insn.set_immediate8(v as u8)
-                    }
+                    OpKind::Immediate8
+                    | OpKind::Immediate8to16
+                    | OpKind::Immediate8to32
+                    | OpKind::Immediate8to64 => insn.set_immediate8(v as u8),
                     OpKind::Immediate16 => insn.set_immediate16(v as u16),
                     OpKind::Immediate32 | OpKind::Immediate32to64 => insn.set_immediate32(v as u32),
                     _ => insn.set_immediate64(v),
@@ -278,7 +287,11 @@ fn machine(mode: Mode, fast: bool, regs: &[u64; 16], flags: u64) -> (Cpu, GuestM
     let s = &mut cpu.state;
     for (i, v) in regs.iter().enumerate() {
         if i != 4 {
-            s.gpr[i] = if mode == Mode::Long { *v } else { *v & 0xffff_ffff };
+            s.gpr[i] = if mode == Mode::Long {
+                *v
+            } else {
+                *v & 0xffff_ffff
+            };
         }
     }
     s.gpr[5] = if mode == Mode::Real { 0 } else { DATA };
@@ -295,7 +308,14 @@ struct Outcome {
     data: Vec<u8>,
 }
 
-fn run(mode: Mode, fast: bool, program: &[u8], regs: &[u64; 16], flags: u64, seed: &[u8]) -> Outcome {
+fn run(
+    mode: Mode,
+    fast: bool,
+    program: &[u8],
+    regs: &[u64; 16],
+    flags: u64,
+    seed: &[u8],
+) -> Outcome {
     let (mut cpu, mut mem) = machine(mode, fast, regs, flags);
     mem.write_bytes(DATA, seed);
     mem.write_bytes(CODE, program);
@@ -323,7 +343,11 @@ fn lockstep(mode: Mode, programs: u64, seed: u64) {
         while listing.len() < 24 {
             if rng.next() % 8 == 0 {
                 // call L1; jmp L2; L1: ret; L2:
-                let call: &[u8] = if mode == Mode::Real { &[0xe8, 2, 0] } else { &[0xe8, 2, 0, 0, 0] };
+                let call: &[u8] = if mode == Mode::Real {
+                    &[0xe8, 2, 0]
+                } else {
+                    &[0xe8, 2, 0, 0, 0]
+                };
                 body.extend_from_slice(call);
                 body.extend_from_slice(&[0xeb, 0x01, 0xc3]);
                 listing.push("call; jmp; ret".to_string());
@@ -353,13 +377,19 @@ fn lockstep(mode: Mode, programs: u64, seed: u64) {
         let end = program.len() as u64 + if mode == Mode::Real { 0 } else { CODE };
         let done = fast.stop == StopReason::Halted && fast.rip == end;
         if !done && std::env::var("FAST_DEBUG").is_ok() {
-            eprintln!("{what}\nstop {:?} rip {:x} sp {:x}", fast.stop, fast.rip, fast.gpr[4]);
+            eprintln!(
+                "{what}\nstop {:?} rip {:x} sp {:x}",
+                fast.stop, fast.rip, fast.gpr[4]
+            );
         }
         completed += done as u64;
     }
     // The programs have no faulting operands: all run to their HLT.
     assert_eq!(completed, programs, "{mode:?}");
-    assert!(memory_forms * 3 > forms, "{mode:?}: {memory_forms} of {forms} use memory");
+    assert!(
+        memory_forms * 3 > forms,
+        "{mode:?}: {memory_forms} of {forms} use memory"
+    );
 }
 
 #[test]
