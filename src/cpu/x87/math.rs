@@ -170,18 +170,19 @@ fn atan_unit(t: Wide) -> Wide {
 const PI_66: Wide = Wide::konst((0xc90fdaa22168c234 << 64) | (3 << 62), 1);
 
 /// Significand bits of the x87's inner results: its log2 (FYL2X,
-/// FYL2XP1), its (2^x - 1)/x (F2XM1) and its arctangent of a ratio
-/// below 1 (FPATAN) behave as the true value truncated toward zero to
-/// 67 bits (64 plus guard, round and sticky positions), which the last
-/// step (a product, or a sum with a multiple of pi/2) combines exactly
-/// and rounds once under RC, C1 telling whether that rounding went up
-/// from the cut value; the cut bits still make the result inexact (#P).
-/// Fitted on the host (random cases, results and C1 compared): FYL2X
-/// differs in 20 of 32,679 cases (where log2(x) lies within about 1% of
-/// a 67-bit step of a cut, or x is near 1; 2,600 with the correctly
-/// rounded product, 2,600 and 1,300 with 66 and 68 bits); FPATAN in
-/// none of the 4,094 cases with x < 0 and |y/x| < 2^-40 (43 with the
-/// true pi).
+/// FYL2XP1), its (2^x - 1)/x (F2XM1), its arctangent of a ratio below 1
+/// (FPATAN) and its sine and cosine inside FPTAN behave as values
+/// truncated toward zero to 67 bits (64 plus guard, round and sticky
+/// positions), which the last step (a product, a quotient, or a sum
+/// with a multiple of pi/2) combines exactly and rounds once under RC,
+/// C1 telling whether that rounding went up from the cut value; the cut
+/// bits still make the result inexact (#P). Fitted on the host (random
+/// cases, results and C1 compared), mismatches against the model (and
+/// against the correctly rounded result): FYL2X 20 of 32,679 (2,700;
+/// 2,700 and 1,300 with 66 and 68 bits), FPTAN with |x| < 2^-8 none of
+/// 15,000 (8,700), FPATAN with |y/x| < 2^-40 none of 8,281 (about 240);
+/// the rest is the host's own approximation error (see
+/// tests/hostcheck.rs).
 pub const INNER_BITS: u32 = 67;
 
 /// atan2(y, x) for finite, not both zero, assembled as the x87 does:

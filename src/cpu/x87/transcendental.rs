@@ -137,15 +137,7 @@ fn trig(c: &mut Ctx, m: M, a: F80) -> Option<(F80, Option<F80>)> {
             _ => (x, Some(F80::ONE)),
         });
     }
-    let x = Wide::from_f80(a);
-    if m == M::Fptan && a.exp() < TAN_CUBIC {
-        // The host's tangent lies just below |x| here, though the true
-        // one lies above by x^3/3 (under half an ulp): RN gives x with
-        // C1 = 1, RZ the neighbour below (measured on the host).
-        let below = Wide::new(x.sign, x.exp, x.sig - 1);
-        return Some((below.to_f80(c), Some(F80::ONE)));
-    }
-    let (s, co) = math::sin_cos(x);
+    let (s, co) = math::sin_cos(Wide::from_f80(a));
     Some(match m {
         M::Fsin => (s.to_f80(c), None),
         M::Fcos => (co.to_f80(c), None),
@@ -153,15 +145,21 @@ fn trig(c: &mut Ctx, m: M, a: F80) -> Option<(F80, Option<F80>)> {
             let sin = s.to_f80(c);
             (sin, Some(co.to_f80(c)))
         }
-        _ => (s.div(co).to_f80(c), Some(F80::ONE)),
+        _ => {
+            // The quotient of sine and cosine cut to 67 bits, rounded
+            // once (`math::INNER_BITS`). Below 2^-33 that lies just
+            // below |x| (the cut sine is below x, the cut cosine 1 -
+            // 2^-67), though the true tangent lies above.
+            let bits = math::INNER_BITS;
+            let tan = s.truncate(bits).div(co.truncate(bits));
+            (tan.to_f80(c), Some(F80::ONE))
+        }
     })
 }
 
 /// Biased exponent below which FSIN/FCOS/FSINCOS/FPTAN return their
 /// argument (or 1) unrounded: |x| < 2^-68.
 const TINY_TRIG: u16 = 0x3fff - 68;
-/// Biased exponent below which FPTAN ignores the x^3/3 term: |x| < 2^-33.
-const TAN_CUBIC: u16 = 0x3fff - 33;
 
 /// F2XM1: 2^x - 1, defined for -1 <= x <= 1.
 fn f2xm1(c: &mut Ctx, a: F80) -> F80 {
@@ -184,7 +182,7 @@ fn f2xm1(c: &mut Ctx, a: F80) -> F80 {
         let p = if x.exp == 0 {
             // x = 1 and -1: (2^x - 1)/x is 1 and 1/2 exactly, yet the
             // host raises #P (F2XM1(1) = 1, C1 = 0 in every mode).
-            Wide::ONE.scale(x.sign as i32 * -1)
+            Wide::ONE.scale(-(x.sign as i32))
         } else {
             math::exp2m1(x).div(x).truncate(math::INNER_BITS)
         };
