@@ -254,3 +254,15 @@ fn trig_of_a_tiny_argument_reports_no_rounding_up_below_2_pow_minus_69() {
         }
     }
 }
+
+#[test]
+fn fscale_by_zero_returns_a_denormal_without_underflow() {
+    // Host: ST(0) unchanged, #D only, though #U is unmasked (FCW 036Fh).
+    let d = F80::new(false, 0, 0x3cbb24994b365faf);
+    for zero in [F80::new(false, 0, 0), F80::new(true, 0, 0)] {
+        let cpu = run(0x036f, &[zero, d], &[], &[0xd9, 0xfd]);
+        let x = &cpu.state.x87;
+        assert_eq!(x.st(0), d);
+        assert_eq!(x.fsw & 0x3f, sw::DE);
+    }
+}

@@ -860,6 +860,12 @@ pub fn scale(c: &mut Ctx, a: F80, b: F80) -> F80 {
     if a.is_infinity() || a.is_zero() {
         return a;
     }
+    if b.is_zero() && a.class() == Class::Denormal {
+        // Scaling by +-0 returns a denormal unchanged: no #U even when
+        // unmasked (a pseudo-denormal still comes back normalised;
+        // measured on the host).
+        return a;
+    }
     let n = if b.is_zero() {
         0
     } else {

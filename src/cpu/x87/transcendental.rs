@@ -2,9 +2,11 @@
 //! operands as the SDM's tables give them, finite ones through the
 //! 128-bit kernels of `math` and one final rounding under RC. Operands
 //! of FSIN/FCOS/FSINCOS/FPTAN with |x| >= 2^63 set C2 and leave the stack
-//! alone (SDM vol. 2, FSIN).
+//! alone (SDM vol. 2, FSIN). An unmasked #D ends the instruction before
+//! anything is computed, so it raises nothing else (#P of a rounded pi
+//! included; measured on the host).
 
-use super::float80::{sw, Class, F80};
+use super::float80::{sw, Class, BIAS, F80};
 use super::math;
 use super::softfloat::{self as sf, Ctx};
 use super::wide::Wide;
@@ -112,24 +114,52 @@ fn trig(c: &mut Ctx, m: M, a: F80) -> Option<(F80, Option<F80>)> {
     if c.denormal_operands(&[a]) {
         return Some(pair(F80::INDEFINITE));
     }
+    if a.exp() < TINY_TRIG {
+        // x (sine, tangent) and 1 (cosine) come back unrounded: #P with
+        // C1 = 0 in every rounding mode, even where the true value rounds
+        // to the neighbour below, and #U for a denormal x (measured on
+        // the host).
+        let x = if m == M::Fcos {
+            F80::ONE
+        } else {
+            let w = Wide::from_f80(a);
+            let x = w.to_f80(c);
+            if w.exp < 1 - BIAS {
+                c.flags |= sw::UE;
+            }
+            x
+        };
+        c.flags |= sw::PE;
+        c.c1 = false;
+        return Some(match m {
+            M::Fsin | M::Fcos => (x, None),
+            // FSINCOS: sine stays below, cosine on top; FPTAN pushes 1.
+            _ => (x, Some(F80::ONE)),
+        });
+    }
     let (s, co) = math::sin_cos(Wide::from_f80(a));
-    let r = match m {
+    Some(match m {
         M::Fsin => (s.to_f80(c), None),
         M::Fcos => (co.to_f80(c), None),
         M::Fsincos => {
             let sin = s.to_f80(c);
             (sin, Some(co.to_f80(c)))
         }
-        _ => (s.div(co).to_f80(c), Some(F80::ONE)),
-    };
-    // Below 2^-69 the host returns x (sine, tangent) or 1 (cosine) with
-    // #P but C1 = 0, though both round away from zero (measured on the
-    // host: from exponent 3FBBh up C1 is 1 again).
-    if a.exp() < 0x3fbb {
-        c.c1 = false;
-    }
-    Some(r)
+        _ => {
+            // The quotient of sine and cosine cut to 67 bits, rounded
+            // once (`math::INNER_BITS`). Below 2^-33 that lies just
+            // below |x| (the cut sine is below x, the cut cosine 1 -
+            // 2^-67), though the true tangent lies above.
+            let bits = math::INNER_BITS;
+            let tan = s.truncate(bits).div(co.truncate(bits));
+            (tan.to_f80(c), Some(F80::ONE))
+        }
+    })
 }
+
+/// Biased exponent below which FSIN/FCOS/FSINCOS/FPTAN return their
+/// argument (or 1) unrounded: |x| < 2^-68.
+const TINY_TRIG: u16 = 0x3fff - 68;
 
 /// F2XM1: 2^x - 1, defined for -1 <= x <= 1.
 fn f2xm1(c: &mut Ctx, a: F80) -> F80 {
@@ -147,7 +177,16 @@ fn f2xm1(c: &mut Ctx, a: F80) -> F80 {
     }
     let x = Wide::from_f80(a);
     if x.exp < 0 || (x.exp == 0 && x.sig == 1 << 127) {
-        return math::exp2m1(x).to_f80(c);
+        // x times (2^x - 1)/x cut to 67 bits, rounded once
+        // (`math::INNER_BITS`).
+        let p = if x.exp == 0 {
+            // x = 1 and -1: (2^x - 1)/x is 1 and 1/2 exactly, yet the
+            // host raises #P (F2XM1(1) = 1, C1 = 0 in every mode).
+            Wide::ONE.scale(-(x.sign as i32))
+        } else {
+            math::exp2m1(x).div(x).truncate(math::INNER_BITS)
+        };
+        return round_inexact(c, p.mul(x));
     }
     // Outside the defined range: 2^n * 2^f - 1 with f in [-1/2, 1/2].
     let n = x.round_magnitude().min(40000) as i32;
@@ -180,16 +219,21 @@ fn yl2x(c: &mut Ctx, y: F80, x: F80) -> F80 {
         (_, Class::Infinity) if one => return c.invalid(),
         (Class::Zero, Class::Infinity) => return inf(!y.sign()),
         (Class::Zero, _) => {
-            c.denormal_operands(&[y]);
+            // #Z alone: a denormal y raises no #D here (measured on the
+            // host).
             c.flags |= sw::ZE;
             return inf(!y.sign());
         }
         (Class::Infinity, _) => {
-            c.denormal_operands(&[y]);
+            if c.denormal_operands(&[y]) {
+                return F80::INDEFINITE;
+            }
             return inf(y.sign());
         }
         (_, Class::Infinity) | (_, Class::Zero) => {
-            c.denormal_operands(&[x]);
+            if c.denormal_operands(&[x]) {
+                return F80::INDEFINITE;
+            }
             let below_one = Wide::from_f80(x).abs_lt(Wide::ONE);
             let sign = y.sign() != below_one;
             return if cy == Class::Zero {
@@ -203,9 +247,21 @@ fn yl2x(c: &mut Ctx, y: F80, x: F80) -> F80 {
     if c.denormal_operands(&[x, y]) {
         return F80::INDEFINITE;
     }
-    math::log2(Wide::from_f80(x))
-        .mul(Wide::from_f80(y))
-        .to_f80(c)
+    // y times log2(x) cut to 67 bits, rounded once (`math::INNER_BITS`).
+    let mut l = math::log2(Wide::from_f80(x));
+    if l.is_zero() {
+        // x = 1: an exact zero.
+        return l.mul(Wide::from_f80(y)).to_f80(c);
+    }
+    if l.sign {
+        // Below 1 the host's log2 lies just inside the true value even
+        // where that is an integer: FYL2X(3, 0.5) rounds -3 + tiny
+        // (C1 = 1 under RN, -2.99... under RZ), 2^-16445 a value above
+        // -16445.
+        l = Wide::new(true, l.exp, l.sig - 1);
+    }
+    // #P even for an exact power of two (FYL2X(3, 8) = 9 with #P).
+    round_inexact(c, l.truncate(math::INNER_BITS).mul(Wide::from_f80(y)))
 }
 
 /// FYL2XP1: y * log2(x + 1), defined for |x| < 1 - sqrt(2)/2.
@@ -219,11 +275,15 @@ fn yl2xp1(c: &mut Ctx, y: F80, x: F80) -> F80 {
         (Class::Zero, Class::Infinity) | (Class::Infinity, Class::Zero) => return c.invalid(),
         (Class::Infinity, _) if x.sign() => return c.invalid(),
         (Class::Zero, _) | (_, Class::Zero) => {
-            c.denormal_operands(&[x, y]);
+            if c.denormal_operands(&[x, y]) {
+                return F80::INDEFINITE;
+            }
             return F80::zero(sign);
         }
         (_, Class::Infinity) | (Class::Infinity, _) => {
-            c.denormal_operands(&[x, y]);
+            if c.denormal_operands(&[x, y]) {
+                return F80::INDEFINITE;
+            }
             return inf(sign);
         }
         _ => {}
@@ -235,7 +295,8 @@ fn yl2xp1(c: &mut Ctx, y: F80, x: F80) -> F80 {
     if x.sign() && !wx.abs_lt(Wide::ONE) {
         return c.invalid();
     }
-    math::log2_1p(wx).mul(Wide::from_f80(y)).to_f80(c)
+    let l = math::log2_1p(wx).truncate(math::INNER_BITS);
+    round_inexact(c, l.mul(Wide::from_f80(y)))
 }
 
 /// FPATAN: atan2(y, x) with IEEE's special cases.
@@ -253,7 +314,9 @@ fn patan(c: &mut Ctx, y: F80, x: F80) -> F80 {
     };
     match (cx, cy) {
         (_, Class::Zero) => {
-            c.denormal_operands(&[x]);
+            if c.denormal_operands(&[x]) {
+                return F80::INDEFINITE;
+            }
             return if x.sign() { signed(c, math::PI) } else { y };
         }
         (Class::Infinity, Class::Infinity) => {
@@ -266,11 +329,15 @@ fn patan(c: &mut Ctx, y: F80, x: F80) -> F80 {
             return signed(c, v);
         }
         (Class::Zero, _) | (_, Class::Infinity) => {
-            c.denormal_operands(&[x, y]);
+            if c.denormal_operands(&[x, y]) {
+                return F80::INDEFINITE;
+            }
             return signed(c, math::PI_2);
         }
         (Class::Infinity, _) => {
-            c.denormal_operands(&[y]);
+            if c.denormal_operands(&[y]) {
+                return F80::INDEFINITE;
+            }
             return if x.sign() {
                 signed(c, math::PI)
             } else {
@@ -282,7 +349,17 @@ fn patan(c: &mut Ctx, y: F80, x: F80) -> F80 {
     if c.denormal_operands(&[x, y]) {
         return F80::INDEFINITE;
     }
-    math::atan2(Wide::from_f80(y), Wide::from_f80(x)).to_f80(c)
+    round_inexact(c, math::atan2(Wide::from_f80(y), Wide::from_f80(x)))
+}
+
+/// Rounds the last step's result under RC and raises #P: the inner
+/// values cut to `math::INNER_BITS` are inexact even where the cut
+/// value rounds exactly, and #P says so (the host raises it there, with
+/// C1 = 0).
+fn round_inexact(c: &mut Ctx, v: Wide) -> F80 {
+    let r = v.to_f80(c);
+    c.flags |= sw::PE;
+    r
 }
 
 #[cfg(test)]
@@ -297,7 +374,7 @@ mod tests {
     #[test]
     fn exact_and_special_results() {
         let mut c = Ctx::new(0x037f);
-        assert_eq!(yl2x(&mut c, f(3.0), f(8.0)), f(9.0));
+        assert_eq!(yl2x(&mut c, f(3.0), f(1.0)), f(0.0));
         assert_eq!(c.flags, 0);
         assert_eq!(f2xm1(&mut c, f(1.0)), F80::ONE);
         assert_eq!(f2xm1(&mut c, f(-1.0)), f(-0.5));
@@ -312,3 +389,7 @@ mod tests {
         assert!(trig(&mut c, M::Fsin, F80::new(false, 16383 + 63, J)).is_none());
     }
 }
+
+#[cfg(test)]
+#[path = "transcendental_host_cases.rs"]
+mod host_cases;

@@ -1,7 +1,7 @@
 //! A 128-bit-significand float for the transcendental functions' inner
 //! evaluation (the role Bochs gives float128): about 126 good bits, so
 //! that one final rounding to 64 bits lands within an ulp. Not IEEE: no
-//! special values, truncating inner roundings.
+//! special values, inner roundings truncate into a sticky bit 0.
 
 use super::float80::F80;
 use super::softfloat::{self, Ctx};
@@ -111,16 +111,17 @@ impl Wide {
             };
         }
         let (hi, lo) = mul_128(self.sig, o.sig);
-        // hi has bit 127 or 126 set; pull one bit from lo if needed.
-        let (sig, exp) = if hi >> 127 == 1 {
-            (hi, self.exp + o.exp + 1)
+        // hi has bit 127 or 126 set; pull one bit from lo if needed. The
+        // rest of lo goes into the sticky bit 0.
+        let (sig, exp, rest) = if hi >> 127 == 1 {
+            (hi, self.exp + o.exp + 1, lo)
         } else {
-            ((hi << 1) | (lo >> 127), self.exp + o.exp)
+            ((hi << 1) | (lo >> 127), self.exp + o.exp, lo << 1)
         };
         Wide {
             sign: self.sign != o.sign,
             exp,
-            sig,
+            sig: sig | (rest != 0) as u128,
         }
     }
 
@@ -139,7 +140,16 @@ impl Wide {
         let d = (big.exp - small.exp).min(200) as u32;
         let x = (big.sig >> 1) | (big.sig & 1);
         let y = softfloat::shift_right_jam((small.sig >> 1) | (small.sig & 1), d);
-        let sum = if big.sign == small.sign { x + y } else { x - y };
+        // Bit 0 is sticky ("something nonzero below"). In a sum the two
+        // sticky bits are OR-ed, never added: 1 - 2^-127 (sticky) plus a
+        // sticky tail would otherwise carry into exactly 1. A difference
+        // subtracts the tail's sticky bit (the result lies below), and
+        // keeps one when both were sticky.
+        let sum = if big.sign == small.sign {
+            ((x & !1) + (y & !1)) | ((x | y) & 1)
+        } else {
+            (x - y) | (x & y & 1)
+        };
         Wide::new(big.sign, big.exp + 1, sum)
     }
 
@@ -167,6 +177,15 @@ impl Wide {
             rem <<= 1;
         }
         Wide::new(sign, self.exp - o.exp, q | (rem != 0) as u128)
+    }
+
+    /// Keeps the top `bits` bits of the significand (truncation toward
+    /// zero).
+    pub fn truncate(self, bits: u32) -> Wide {
+        Wide {
+            sig: self.sig & !(u128::MAX >> bits),
+            ..self
+        }
     }
 
     /// The nearest integer (ties away from zero) of a value below 2^64 in
@@ -221,5 +240,19 @@ mod tests {
         assert!(third.mul(three).add(Wide::ONE.negate()).exp < -120);
         assert_eq!(Wide::from_int(21).div(three), Wide::from_int(7));
         assert_eq!(Wide::from_int(5).scale(-1).round_magnitude(), 3);
+    }
+
+    #[test]
+    fn sticky_bits_never_carry_into_the_value() {
+        // 1 - 2^-128 (bit 0 sticky) plus a sticky tail stays below 1,
+        // and below it minus the tail stays below 1 too.
+        let below_one = Wide::new(false, -1, u128::MAX);
+        let tail = Wide::ONE.scale(-300);
+        assert!(below_one.add(tail).abs_lt(Wide::ONE));
+        assert!(below_one.sub(tail).abs_lt(below_one));
+        // A product's lost low half lands in the sticky bit.
+        let x = Wide::new(false, 0, (1 << 127) | 1);
+        assert_eq!(x.mul(x).sig & 3, 3);
+        assert_eq!(Wide::ONE.mul(Wide::ONE), Wide::ONE);
     }
 }
