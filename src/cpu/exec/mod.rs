@@ -165,12 +165,12 @@ impl<'a> Exec<'a> {
         // Only a block that may reach the budget counts each step against it.
         let budget_in_reach = self.s.icount + block.insns.len() as u64 >= end_icount;
         for d in &block.insns {
-            let start_rip = self.s.rip;
-            let start_rsp = self.s.gpr[RSP];
             self.next_rip = d.next_ip;
             if let Err(exit) = (d.handler)(self, d) {
                 if let Err(fault) = self.finish_exit(exit, d) {
-                    return self.fault_in_block(fault, start_rip, start_rsp);
+                    // Nothing moved RIP, and a generic handler that
+                    // faulted put RSP back (`fast::generic`).
+                    return self.fault_in_block(fault, self.s.rip, self.s.gpr[RSP]);
                 }
             }
             self.s.rip = self.next_rip;

@@ -18,6 +18,7 @@ use super::operand_plan::{OpPlan, OperandPlan};
 use super::Exec;
 use crate::cpu::decode_cache::Decoded;
 use crate::cpu::fault::Fault;
+use crate::cpu::state::RSP;
 use iced_x86::{Instruction, Mnemonic as M};
 
 /// What the run loops call for each decoded instruction. A fast handler
@@ -53,7 +54,13 @@ pub fn generic(ex: &mut Exec, d: &Decoded) -> Result<(), Exit> {
 
 fn run_generic(ex: &mut Exec, d: &Decoded) -> Result<(), Fault> {
     install_plan(ex, d);
-    (d.generic)(ex, &d.insn)?;
+    // A fault reports the instruction as it began: RSP as well as RIP
+    // (which handlers leave alone, writing `Exec::next_rip`).
+    let rsp = ex.s.gpr[RSP];
+    if let Err(f) = (d.generic)(ex, &d.insn) {
+        ex.s.gpr[RSP] = rsp;
+        return Err(f);
+    }
     // It may have changed the CPL or EFLAGS.AC.
     ex.host_kind = data_kind(ex);
     Ok(())
