@@ -202,6 +202,20 @@ impl DecodeCache {
                 return Ok(b.clone());
             }
         }
+        self.lookup_and_remember(s, mem, tlb, bitness, fetch, fetch_slot)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn lookup_and_remember(
+        &mut self,
+        s: &mut CpuState,
+        mem: &mut GuestMemory,
+        tlb: &mut Tlb,
+        bitness: u32,
+        fetch: Fetch,
+        fetch_slot: usize,
+    ) -> Result<Rc<Block>, Fault> {
         let block = self.lookup_translated(s, mem, tlb, bitness)?;
         self.by_linear[fetch_slot] = Some((fetch, block.clone()));
         Ok(block)
@@ -209,6 +223,7 @@ impl DecodeCache {
 
     /// `lookup` past the fetch cache: translate CS:RIP, then find or decode
     /// the block at that physical address.
+    #[inline(never)]
     fn lookup_translated(
         &mut self,
         s: &mut CpuState,
