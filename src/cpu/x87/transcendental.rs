@@ -358,6 +358,11 @@ fn patan(c: &mut Ctx, y: F80, x: F80) -> F80 {
 /// C1 = 0).
 fn round_inexact(c: &mut Ctx, v: Wide) -> F80 {
     let r = v.to_f80(c);
+    // Tiny and (so) inexact is a masked underflow too, even where the cut
+    // value fit a denormal exactly (the host raises #U there).
+    if r.class() == Class::Denormal && c.masks & sw::UE != 0 {
+        c.flags |= sw::UE;
+    }
     c.flags |= sw::PE;
     r
 }

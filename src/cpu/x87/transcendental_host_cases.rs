@@ -150,3 +150,15 @@ fn an_unmasked_denormal_raises_nothing_else() {
     let r = yl2x(&mut c, v(0x0000, 0xccbc92e5658eec4b), v(0, 0));
     assert_eq!((r, c.flags), (F80::infinity(true), sw::ZE));
 }
+
+#[test]
+fn a_denormal_arctangent_underflows_even_when_its_cut_value_fits() {
+    // FPATAN of a pseudo-denormal over 5.75 under RC down (FCW 157Fh):
+    // the result is a denormal the host flags #D, #U and #P (its inner
+    // value is inexact; the cut value happens to fit exactly).
+    let mut c = Ctx::new(0x157f);
+    let y = v(0x0000, 0xba3f2a6c5530e598);
+    let x = v(0x4000, 0xb800000000000000);
+    let r = patan(&mut c, y, x);
+    check(&c, r, v(0x0000, 0x40c80ec181ce3999), false, sw::DE | sw::UE | sw::PE);
+}
