@@ -137,7 +137,7 @@ pub fn select(insn: &Instruction, plan: &mut OperandPlan, bitness: u32) -> FastH
         return generic;
     }
     let long = bitness == 64;
-    if let Some(h) = stack::select(insn, plan, long) {
+    if let Some(h) = stack::select(insn, plan, bitness) {
         return h;
     }
     if let Some(h) = shift_or_multiply(insn, plan, long) {
