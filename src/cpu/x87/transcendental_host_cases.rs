@@ -160,5 +160,11 @@ fn a_denormal_arctangent_underflows_even_when_its_cut_value_fits() {
     let y = v(0x0000, 0xba3f2a6c5530e598);
     let x = v(0x4000, 0xb800000000000000);
     let r = patan(&mut c, y, x);
-    check(&c, r, v(0x0000, 0x40c80ec181ce3999), false, sw::DE | sw::UE | sw::PE);
+    check(
+        &c,
+        r,
+        v(0x0000, 0x40c80ec181ce3999),
+        false,
+        sw::DE | sw::UE | sw::PE,
+    );
 }

@@ -45,6 +45,13 @@ pub fn put<const S: u8>(gpr: &mut [u64; 16], r: RegPlan, v: u64) {
     };
 }
 
+/// `v` of `from` bytes, sign-extended to 64 bits.
+#[inline(always)]
+pub fn sign_extend(v: u64, from: u8) -> u64 {
+    let shift = 64 - 8 * from as u32;
+    (((v << shift) as i64) >> shift) as u64
+}
+
 /// `mmu::kind` bits of an explicit data access now (WRITE aside), as
 /// `Exec::fast_data_phys` forms them: the host TLB keys entries by them
 /// (`Exec::host_kind` holds them while a block runs).

@@ -1,6 +1,6 @@
 //! MOV, MOVZX/MOVSX/MOVSXD and LEA.
 
-use super::access::{get, host_index, load, put, reg};
+use super::access::{get, host_index, load, put, reg, sign_extend};
 use super::{Exit, FastHandler, Form, MI, MR, RI, RM, RR};
 use crate::cpu::decode_cache::Decoded;
 use crate::cpu::exec::Exec;
@@ -42,13 +42,6 @@ fn mov_op<const S: u8, const F: u8, const LONG: bool>(ex: &mut Exec, d: &Decoded
             }
         }
     }
-}
-
-/// `v` of `from` bytes, sign-extended to 64 bits.
-#[inline(always)]
-fn sign_extend(v: u64, from: u8) -> u64 {
-    let shift = 64 - 8 * from as u32;
-    (((v << shift) as i64) >> shift) as u64
 }
 
 fn extend_op<const D: u8, const S: u8, const SIGN: bool, const F: u8, const LONG: bool>(

@@ -2,7 +2,7 @@
 //! and three-operand IMUL, with the flags `shift::shift` and
 //! `muldiv::imul` give.
 
-use super::access::{get, load, put, reg};
+use super::access::{get, load, put, reg, sign_extend};
 use super::{Exit, FastHandler};
 use crate::cpu::decode_cache::Decoded;
 use crate::cpu::exec::operand_plan::OpPlan;
@@ -56,8 +56,7 @@ fn shift_op<const OP: u8, const S: u8>(ex: &mut Exec, d: &Decoded) -> R {
             (r, before_last & 1, msb(before_last))
         }
         _ => {
-            let shift = 64 - bits;
-            let s = (((a << shift) as i64) >> shift) as i128;
+            let s = sign_extend(a, S) as i64 as i128;
             let r = (s >> c.min(127)) as u64 & mask::<S>();
             let cf = ((s >> (c - 1).min(127)) & 1) as u64;
             (r, cf, 0)
@@ -88,8 +87,7 @@ fn imul_op<const S: u8, const MEM: bool, const THREE: bool, const LONG: bool>(
     } else {
         (get::<S>(&ex.s.gpr, dst), src)
     };
-    let shift = 64 - 8 * S as u32;
-    let sext = |v: u64| (((v << shift) as i64) >> shift) as i128;
+    let sext = |v: u64| sign_extend(v, S) as i64 as i128;
     let prod = sext(x) * sext(y);
     let lo = prod as u64 & mask::<S>();
     put::<S>(&mut ex.s.gpr, dst, lo);

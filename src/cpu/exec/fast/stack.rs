@@ -79,7 +79,9 @@ fn call_op<const W: u8, const LONG: bool>(ex: &mut Exec, d: &Decoded) -> R {
         return Err(Exit::Miss);
     }
     let i = host_index::<W, LONG>(ex, &d.plan.mem, true).ok_or(Exit::Miss)?;
-    ex.mem.host_write(i, W as u32, d.next_ip).ok_or(Exit::Miss)?;
+    ex.mem
+        .host_write(i, W as u32, d.next_ip)
+        .ok_or(Exit::Miss)?;
     ex.s.gpr[RSP] = moved_sp::<LONG>(ex.s.gpr[RSP], -(W as i64));
     ex.next_rip = target;
     Ok(())
@@ -135,22 +137,46 @@ pub fn select(insn: &Instruction, plan: &mut OperandPlan, bitness: u32) -> Optio
             plan.imm = insn.near_branch_target();
             return Some(jmp_op);
         }
-        M::Push if insn.op_count() == 1 && gpr(plan.ops[0]) => {
-            (if long { push_op::<8, true> } else { push_op::<4, false> }, -(w as i64))
-        }
+        M::Push if insn.op_count() == 1 && gpr(plan.ops[0]) => (
+            if long {
+                push_op::<8, true>
+            } else {
+                push_op::<4, false>
+            },
+            -(w as i64),
+        ),
         M::Pop if insn.op_count() == 1 && gpr(plan.ops[0]) => {
             if matches!(plan.ops[0], OpPlan::Gpr(r) if r.index as usize == RSP) {
                 return None;
             }
-            (if long { pop_op::<8, true> } else { pop_op::<4, false> }, 0)
+            (
+                if long {
+                    pop_op::<8, true>
+                } else {
+                    pop_op::<4, false>
+                },
+                0,
+            )
         }
         M::Call if insn.op0_kind() == near => {
             plan.imm = insn.near_branch_target();
-            (if long { call_op::<8, true> } else { call_op::<4, false> }, -(w as i64))
+            (
+                if long {
+                    call_op::<8, true>
+                } else {
+                    call_op::<4, false>
+                },
+                -(w as i64),
+            )
         }
-        M::Ret if insn.code() == if long { Code::Retnq } else { Code::Retnd } => {
-            (if long { ret_op::<8, true> } else { ret_op::<4, false> }, 0)
-        }
+        M::Ret if insn.code() == if long { Code::Retnq } else { Code::Retnd } => (
+            if long {
+                ret_op::<8, true>
+            } else {
+                ret_op::<4, false>
+            },
+            0,
+        ),
         _ => return None,
     };
     plan.mem = stack_slot(slot, w);
