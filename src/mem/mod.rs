@@ -230,7 +230,8 @@ impl GuestMemory {
     }
 
     /// Little-endian read of `size` (1, 2, 4 or 8) bytes at RAM index
-    /// `index` from a host TLB hit (`host_page` made sure 8 bytes exist).
+    /// `index`: one 8-byte load and a mask (`host_page` and `read` make
+    /// sure the 8 bytes are RAM).
     #[inline(always)]
     pub fn host_read(&self, index: usize, size: u32) -> Option<u64> {
         let b = self.ram.as_slice().get(index..index + 8)?;
@@ -239,7 +240,9 @@ impl GuestMemory {
     }
 
     /// Little-endian write of `size` (1, 2, 4 or 8) bytes at RAM index
-    /// `index` from a host TLB write hit (a page without code).
+    /// `index`, without a code-page note: `write` makes it, a host TLB
+    /// write hit needs none (its page has no code). `None` for other
+    /// sizes or past RAM.
     #[inline(always)]
     pub fn host_write(&mut self, index: usize, size: u32, value: u64) -> Option<()> {
         let ram = self.ram.as_mut_slice();
@@ -251,9 +254,10 @@ impl GuestMemory {
             4 => ram
                 .get_mut(index..index + 4)?
                 .copy_from_slice(&(value as u32).to_le_bytes()),
-            _ => ram
+            8 => ram
                 .get_mut(index..index + 8)?
                 .copy_from_slice(&value.to_le_bytes()),
+            _ => return None,
         }
         Some(())
     }
@@ -277,11 +281,10 @@ impl GuestMemory {
     #[inline(always)]
     pub fn read(&mut self, addr: u64, size: u32) -> u64 {
         if let Some(i) = self.plain_ram_index(addr, size) {
-            // One 8-byte load and a mask when RAM goes on that far (the
-            // bytes past the access are RAM too, and masked off).
-            if let Some(b) = self.ram.as_slice().get(i..i + 8) {
-                let w = u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
-                return w & (u64::MAX >> (64 - 8 * size.clamp(1, 8)));
+            // When RAM goes on that far (the bytes past the access are RAM
+            // too, and masked off).
+            if let Some(v) = self.host_read(i, size) {
+                return v;
             }
         }
         self.read_slow(addr, size)
@@ -309,27 +312,7 @@ impl GuestMemory {
     #[inline]
     pub fn write(&mut self, addr: u64, size: u32, value: u64) {
         if let Some(i) = self.plain_ram_index(addr, size) {
-            let ram = self.ram.as_mut_slice();
-            let done = match size {
-                1 => {
-                    ram[i] = value as u8;
-                    true
-                }
-                2 => {
-                    ram[i..i + 2].copy_from_slice(&(value as u16).to_le_bytes());
-                    true
-                }
-                4 => {
-                    ram[i..i + 4].copy_from_slice(&(value as u32).to_le_bytes());
-                    true
-                }
-                8 => {
-                    ram[i..i + 8].copy_from_slice(&value.to_le_bytes());
-                    true
-                }
-                _ => false,
-            };
-            if done {
+            if self.host_write(i, size, value).is_some() {
                 // One page: one note covers it.
                 self.code_pages.note_write(addr);
                 return;

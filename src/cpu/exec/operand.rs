@@ -6,7 +6,7 @@ use super::operand_plan::OpPlan;
 use super::Exec;
 use crate::cpu::fault::Fault;
 use crate::cpu::mmu::{self, Access};
-use crate::cpu::state::{cr0, efer, rflags, Segment, CS, FS, GS, RSP, SS};
+use crate::cpu::state::{cr0, efer, Segment, CS, FS, GS, RSP, SS};
 use iced_x86::{Instruction, OpKind, Register};
 
 /// Where a general-purpose register operand lives in `CpuState::gpr`.
@@ -441,11 +441,7 @@ impl Exec<'_> {
                 linear & 0xffff_ffff
             };
             // As `Access::kind` for an explicit (not implicit) access.
-            let user = self.user_access();
-            let mut k = write as usize | (user as usize) << 2;
-            if !user && s.rflags & rflags::AC != 0 {
-                k |= mmu::kind::AC_EXEMPT;
-            }
+            let k = super::fast::data_kind(self) as usize | write as usize;
             self.tlb.lookup(linear, k)?
         };
         Some(self.mem.a20_mask(phys))

@@ -8,10 +8,8 @@
 use super::operand::canonical;
 use super::operand_plan::MemPlan;
 use super::Exec;
-use crate::cpu::state::{efer, CpuState, CS, FS};
-
-/// CS.L: a 64-bit code segment (with EFER.LMA).
-pub(super) const ATTR_LONG: u16 = 1 << 13;
+use crate::cpu::decode_cache::code_bitness;
+use crate::cpu::state::{CpuState, FS};
 
 impl Exec<'_> {
     /// The physical address of the planned memory operand when the short
@@ -19,7 +17,7 @@ impl Exec<'_> {
     #[inline(always)]
     pub(super) fn planned_phys(&self, write: bool) -> Option<u64> {
         let s = &*self.s;
-        let long = s.msr.efer & efer::LMA != 0 && s.seg[CS].attr & ATTR_LONG != 0;
+        let long = code_bitness(s) == 64;
         let linear = plan_linear(s, &self.plan.mem, write, long)?;
         // Page crossing, breakpoints, paging and the A20 gate: as every
         // short-path data access.

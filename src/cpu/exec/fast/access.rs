@@ -1,11 +1,12 @@
 //! Operand access for the fast handlers: registers by a constant size,
 //! memory through the host TLB.
 
-use super::super::operand_fast::{plan_linear, ATTR_LONG};
+use super::super::operand_fast::plan_linear;
 use super::super::operand_plan::{MemPlan, OpPlan, RegPlan};
 use super::super::Exec;
+use crate::cpu::decode_cache::code_bitness;
 use crate::cpu::mmu::kind;
-use crate::cpu::state::{efer, rflags, CS};
+use crate::cpu::state::rflags;
 
 /// The register of a planned GPR operand (the selector checked the form;
 /// anything else reads as "not this form").
@@ -82,7 +83,7 @@ pub fn host_index<const S: u8, const LONG: bool>(
 /// (without code, for `write`). True when made.
 pub fn fill(ex: &mut Exec, m: &MemPlan, write: bool) -> bool {
     let s = &*ex.s;
-    let long = s.msr.efer & efer::LMA != 0 && s.seg[CS].attr & ATTR_LONG != 0;
+    let long = code_bitness(s) == 64;
     let Some(linear) = plan_linear(s, m, write, long) else {
         return false;
     };

@@ -4,7 +4,7 @@
 
 use super::super::operand_plan::{OpPlan, OperandPlan};
 use super::super::{control::condition, Exec};
-use super::access::{get, host_index, put, reg};
+use super::access::{get, load, put, reg};
 use super::{install_plan, Exit, FastHandler};
 use crate::cpu::decode_cache::Decoded;
 use iced_x86::{ConditionCode, Instruction, OpKind};
@@ -72,9 +72,7 @@ fn cmov_rm<const CC: u8, const S: u8, const LONG: bool>(ex: &mut Exec, d: &Decod
     let Some(dst) = reg(d.plan.ops[0]) else {
         return Err(Exit::Miss);
     };
-    let Some(v) =
-        host_index::<S, LONG>(ex, &d.plan.mem, false).and_then(|i| ex.mem.host_read(i, S as u32))
-    else {
+    let Some(v) = load::<S, LONG>(ex, &d.plan.mem) else {
         return Err(Exit::Miss);
     };
     let v = if condition(ex.s, cc(CC)) {

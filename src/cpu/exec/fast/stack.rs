@@ -3,7 +3,7 @@
 //! slot is a planned memory operand [RSP - W] or [RSP] in SS, so the host
 //! TLB serves it and a miss fills it like any other operand.
 
-use super::access::{get, host_index, put, reg};
+use super::access::{get, host_index, load, put, reg};
 use super::{Exit, FastHandler};
 use crate::cpu::decode_cache::Decoded;
 use crate::cpu::exec::operand::canonical;
@@ -64,8 +64,7 @@ fn pop_op<const W: u8, const LONG: bool>(ex: &mut Exec, d: &Decoded) -> R {
     if !stack_ok::<LONG>(ex) {
         return Err(Exit::Miss);
     }
-    let i = host_index::<W, LONG>(ex, &d.plan.mem, false).ok_or(Exit::Miss)?;
-    let v = ex.mem.host_read(i, W as u32).ok_or(Exit::Miss)?;
+    let v = load::<W, LONG>(ex, &d.plan.mem).ok_or(Exit::Miss)?;
     ex.s.gpr[RSP] = moved_sp::<LONG>(ex.s.gpr[RSP], W as i64);
     put::<W>(&mut ex.s.gpr, dst, v);
     Ok(())
@@ -91,8 +90,7 @@ fn ret_op<const W: u8, const LONG: bool>(ex: &mut Exec, d: &Decoded) -> R {
     if !stack_ok::<LONG>(ex) {
         return Err(Exit::Miss);
     }
-    let i = host_index::<W, LONG>(ex, &d.plan.mem, false).ok_or(Exit::Miss)?;
-    let target = ex.mem.host_read(i, W as u32).ok_or(Exit::Miss)?;
+    let target = load::<W, LONG>(ex, &d.plan.mem).ok_or(Exit::Miss)?;
     if !target_ok::<LONG>(ex, target) {
         return Err(Exit::Miss);
     }
