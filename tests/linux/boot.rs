@@ -7,40 +7,26 @@
 
 use super::guests;
 
-use guests::image;
+use guests::{image, run_to_end, Boot};
 use std::process::Command;
-
-/// What a boot left behind.
-struct Boot {
-    success: bool,
-    console: String,
-    stderr: String,
-}
 
 /// Boots `kernel` with `initrd`.
 fn boot(kernel: &str, initrd: &str) -> Boot {
-    let out = Command::new(env!("CARGO_BIN_EXE_xlat"))
-        .arg("--kernel")
-        .arg(image(kernel))
-        .arg("--initrd")
-        .arg(image(initrd))
-        .args([
-            "--append",
-            "console=ttyS0 panic=-1",
-            "-m",
-            "256M",
-            "--no-reboot",
-        ])
-        .args(["--max-instructions", "15000000000", "--stats"])
-        .output()
-        .expect("run xlat");
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    eprintln!("{stderr}");
-    Boot {
-        success: out.status.success(),
-        console: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr,
-    }
+    run_to_end(
+        Command::new(env!("CARGO_BIN_EXE_xlat"))
+            .arg("--kernel")
+            .arg(image(kernel))
+            .arg("--initrd")
+            .arg(image(initrd))
+            .args([
+                "--append",
+                "console=ttyS0 panic=-1",
+                "-m",
+                "256M",
+                "--no-reboot",
+            ])
+            .args(["--max-instructions", "15000000000", "--stats"]),
+    )
 }
 
 /// Console lines that show the kernel found the platform through ACPI: the

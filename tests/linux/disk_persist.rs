@@ -7,7 +7,7 @@
 
 use super::guests;
 
-use guests::image;
+use guests::{image, run_to_end, Boot};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -27,37 +27,23 @@ fn pattern(seed: u64) -> Vec<u8> {
         .collect()
 }
 
-/// What a boot left behind.
-struct Boot {
-    success: bool,
-    console: String,
-    stderr: String,
-}
-
 /// Boots Debian's amd64 kernel with the disk initramfs, `image_file` on the
 /// primary master, `steps` as xlat.disk= and `extra` flags for xlat.
 fn boot(image_file: &Path, steps: &str, extra: &[&str]) -> Boot {
-    let out = Command::new(env!("CARGO_BIN_EXE_xlat"))
-        .arg("--kernel")
-        .arg(image("vmlinuz-amd64"))
-        .arg("--initrd")
-        .arg(image("initramfs-disk-amd64.cpio.gz"))
-        .arg("--hda")
-        .arg(image_file)
-        .args(extra)
-        .arg("--append")
-        .arg(format!("console=ttyS0 panic=-1 xlat.disk={steps}"))
-        .args(["-m", "256M", "--no-reboot"])
-        .args(["--max-instructions", "20000000000", "--stats"])
-        .output()
-        .expect("run xlat");
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    eprintln!("{stderr}");
-    Boot {
-        success: out.status.success(),
-        console: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr,
-    }
+    run_to_end(
+        Command::new(env!("CARGO_BIN_EXE_xlat"))
+            .arg("--kernel")
+            .arg(image("vmlinuz-amd64"))
+            .arg("--initrd")
+            .arg(image("initramfs-disk-amd64.cpio.gz"))
+            .arg("--hda")
+            .arg(image_file)
+            .args(extra)
+            .arg("--append")
+            .arg(format!("console=ttyS0 panic=-1 xlat.disk={steps}"))
+            .args(["-m", "256M", "--no-reboot"])
+            .args(["--max-instructions", "20000000000", "--stats"]),
+    )
 }
 
 /// Console lines that show libata found the disk on the PIIX3 (which does

@@ -2,6 +2,7 @@
 //! Debian's kernels.
 
 use std::path::PathBuf;
+use std::process::Command;
 
 /// Where the fetch script caches images: $XLAT_GUESTS or ~/.cache/xlat-guests.
 pub fn guests_dir() -> PathBuf {
@@ -22,4 +23,25 @@ pub fn image(name: &str) -> PathBuf {
         path.display()
     );
     path
+}
+
+/// How a run of xlat ended: its exit status, the serial console (stdout)
+/// and its own messages (stderr).
+pub struct Boot {
+    pub success: bool,
+    pub console: String,
+    pub stderr: String,
+}
+
+/// Runs `xlat` (set up by the caller) to its end, echoing its stderr into
+/// the test's output.
+pub fn run_to_end(xlat: &mut Command) -> Boot {
+    let out = xlat.output().expect("run xlat");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    eprintln!("{stderr}");
+    Boot {
+        success: out.status.success(),
+        console: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr,
+    }
 }
