@@ -118,22 +118,8 @@ mod tests {
     use super::*;
     use crate::machine::acpi::byte_sum;
     use crate::machine::acpi::loader::{Command, ENTRY_SIZE};
+    use crate::machine::acpi::tests::board;
     use std::collections::BTreeMap;
-
-    fn board() -> AcpiBoard {
-        AcpiBoard {
-            apic_ids: vec![0],
-            ioapic_id: 0,
-            ioapic_address: 0xfec0_0000,
-            lapic_address: 0xfee0_0000,
-            hpet_block_id: 0x8086_a201,
-            hpet_address: 0xfed0_0000,
-            pm_base: 0x600,
-            sci_irq: 9,
-            pci_hole: (0x1000_0000, 0xfebf_ffff),
-            pirq_gsi_base: 16,
-        }
-    }
 
     fn commands(script: &[u8]) -> Vec<Command> {
         assert_eq!(script.len() % ENTRY_SIZE, 0);

@@ -146,10 +146,12 @@ pub fn install(mem: &mut GuestMemory, t: &AcpiTables) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    pub(super) fn board() -> AcpiBoard {
+    /// A one-CPU board like the platform's, for tests here and in
+    /// `fw_cfg_tables`.
+    pub(crate) fn board() -> AcpiBoard {
         AcpiBoard {
             apic_ids: vec![0],
             ioapic_id: 0,
